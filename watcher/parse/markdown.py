@@ -1,0 +1,24 @@
+"""The markdown source of a service page, as published in the awsdocs repositories.
+
+It is rendered to HTML with markdown-it (tables on, inline HTML on, so ``<a name>`` anchors survive)
+and read by the same code as the HTML page, so both give the same policies.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
+
+_HEADING = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
+
+
+def looks_like_markdown(text: str) -> bool:
+    head = text.lstrip()[:1]
+    return head != "<" and _HEADING.search(text) is not None
+
+
+def render(text: str) -> BeautifulSoup:
+    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    return BeautifulSoup(html, "lxml")

@@ -1,0 +1,118 @@
+"""Split a page's content column into heading sections and decide which are policy sections.
+
+A policy heading is ``<Prefix> managed policy: Name`` (any prefix), or a bare ``Name`` (in ``code``
+or ``b`` too) whose section holds a policy document or a link to one. A trailing parenthetical
+(``Name_v2 (recommended)``) is not part of the name. A section runs to the next heading of the same
+or a higher level, or to the next policy heading; h3 subsections belong to their h2.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bs4 import Tag
+
+from watcher.parse.documents import SectionContent, is_document_link, looks_like_json
+from watcher.parse.markup import attr, block_text, code_text
+
+HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_PREFIXED = re.compile(r"^.*?\bmanaged\s+policy\s*[:\-\u2013\u2014]\s*(?P<name>[A-Za-z][\w+=,.@-]*)", re.I)
+_BARE = re.compile(r"^[A-Za-z][\w+=,.@-]*$")
+_PARENTHETICAL = re.compile(r"\s*\([^()]*\)\s*$")
+_STOP_DESCRIPTION = re.compile(r"^permissions? details$|^this policy (?:includes|grants) the following", re.I)
+
+
+@dataclass
+class Section:
+    heading: Tag
+    level: int
+    text: str
+    anchor: str | None
+    json_blocks: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
+    tables: list[Tag] = field(default_factory=list)
+
+
+def heading_anchor(heading: Tag) -> str | None:
+    anchor = attr(heading, "id")
+    if anchor:
+        return anchor
+    for inner in heading.find_all(True):
+        found = attr(inner, "id") or (attr(inner, "name") if inner.name == "a" else None)
+        if found:
+            return found
+    return None
+
+
+def split_sections(root: Tag) -> list[Section]:
+    """One ``Section`` per heading, holding what stands between it and the next heading."""
+    sections: list[Section] = []
+    for element in root.find_all([*HEADING_TAGS, "pre", "a", "table"]):
+        name = element.name
+        if name in HEADING_TAGS:
+            text = block_text(element)
+            sections.append(Section(element, int(name[1]), text, heading_anchor(element)))
+        elif not sections:
+            continue
+        elif name == "pre":
+            text = code_text(element)
+            if looks_like_json(text):
+                sections[-1].json_blocks.append(text)
+        elif name == "a":
+            href = attr(element, "href")
+            if href:
+                sections[-1].links.append(href)
+        else:
+            sections[-1].tables.append(element)
+    return sections
+
+
+def policy_name(text: str) -> tuple[str | None, bool]:
+    """(name, certain) for a heading text: certain for the prefixed form, not for a bare name."""
+    text = _PARENTHETICAL.sub("", text)
+    if m := _PREFIXED.match(text):
+        return m["name"].rstrip(".,"), True
+    if _BARE.match(text) and sum(c.isupper() for c in text) >= 2:
+        return text, False
+    return None, False
+
+
+def group(sections: list[Section], index: int, boundaries: set[int]) -> SectionContent:
+    """The content of ``sections[index]`` and its subsections."""
+    own = sections[index]
+    content = SectionContent(json_blocks=list(own.json_blocks), links=list(own.links))
+    for j in range(index + 1, len(sections)):
+        if sections[j].level <= own.level or j in boundaries:
+            break
+        content.json_blocks.extend(sections[j].json_blocks)
+        content.links.extend(sections[j].links)
+    return content
+
+
+def group_tables(sections: list[Section], index: int) -> list[Tag]:
+    own = sections[index]
+    tables = list(own.tables)
+    for later in sections[index + 1 :]:
+        if later.level <= own.level:
+            break
+        tables.extend(later.tables)
+    return tables
+
+
+def description(heading: Tag) -> str:
+    """The prose between a policy heading and its permissions details."""
+    parts: list[str] = []
+    for sibling in heading.find_next_siblings():
+        if sibling.name in HEADING_TAGS or sibling.name != "p":
+            break
+        text = block_text(sibling)
+        if _STOP_DESCRIPTION.match(text):
+            break
+        if text:
+            parts.append(text)
+    return " ".join(parts)
+
+
+def has_document(content: SectionContent) -> bool:
+    return any('"Statement"' in b for b in content.json_blocks) or any(is_document_link(h) for h in content.links)
