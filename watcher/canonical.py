@@ -17,19 +17,20 @@ _ACTION_KEYS = ("Action", "NotAction")
 _LIST_KEYS = ("Action", "NotAction", "Resource", "NotResource")
 
 
-def _sort_key(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+def _sort_key(value: Any) -> tuple[int, str]:
+    """Strings sort as themselves, before anything else; other values by their JSON (``1`` is not ``"1"``)."""
+    return (0, value) if isinstance(value, str) else (1, json.dumps(value, sort_keys=True))
 
 
 def _sorted_unique(values: Any, fold_case: bool) -> list[Any]:
-    items = values if isinstance(values, list) else [values]
-    seen: set[str] = set()
+    items = [_canonical_value(v) for v in (values if isinstance(values, list) else [values])]
+    seen: set[tuple[int, str]] = set()
     out: list[Any] = []
     for v in sorted(items, key=_sort_key):
-        key = _sort_key(v)
-        key = key.lower() if fold_case else key
-        if key not in seen:
-            seen.add(key)
+        kind, key = _sort_key(v)
+        key = key.lower() if fold_case and kind == 0 else key
+        if (kind, key) not in seen:
+            seen.add((kind, key))
             out.append(v)
     return out
 
@@ -46,7 +47,7 @@ def _canonical_value(value: Any) -> Any:
 
 def canonical_statement(statement: Any) -> Any:
     if not isinstance(statement, dict):
-        return statement
+        return _canonical_value(statement)
     out: dict[str, Any] = {}
     for key in sorted(statement):
         value = statement[key]
@@ -105,7 +106,8 @@ def is_trust_policy(document: dict[str, Any]) -> bool:
 
 def _digest(value: Any) -> str:
     data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    # JSON text may spell a lone surrogate ("\ud800"); hash it rather than fail on it.
+    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def page_content(page: Page) -> dict[str, Any]:

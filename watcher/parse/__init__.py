@@ -18,10 +18,14 @@ from watcher.parse.markup import load
 from watcher.parse.reference import is_reference_page, parse_reference_page
 from watcher.parse.service_page import parse_service_page
 
-_FEED_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:rss|feed|rdf:RDF)\b", re.S | re.I)
+# A comment cannot run past its first "-->": with ``.*?`` the regex took exponential time on ``<!---->`` * 30.
+_FEED_START = re.compile(r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--(?:(?!-->).)*-->\s*)*<(?:rss|feed|rdf:RDF)\b", re.S | re.I)
 _HTML_HINT = re.compile(r"<(?:!doctype\s+html|html|head|body|div|p|h[1-6]|table|pre)\b", re.I)
 
-__all__ = ["parse"]
+INTERNAL_ERROR = "internal_error"
+"""Warning code of a body the parser crashed on: a bug, reported instead of raised."""
+
+__all__ = ["INTERNAL_ERROR", "parse"]
 
 
 def decode(body: bytes) -> str:
@@ -41,7 +45,7 @@ def _unknown(url: str | None, why: str) -> Page:
 
 
 def _parse(body: bytes, url: str | None) -> Parsed:
-    if _FEED_START.match(body[:4096]):
+    if _FEED_START.match(decode(body[:4096])):  # decoded: a BOM (UTF-8 or UTF-16) must not hide the <rss
         result = read_feed(body)
         if looks_like_feed(result):
             return parse_feed_result(result, url)
@@ -65,6 +69,9 @@ def parse(body: bytes, url: str | None = None) -> Parsed:
         parsed = _parse(body, url)
     except RecursionError:
         return _unknown(url, "the body nests too deeply to parse")
+    except Exception as exc:  # the contract is "never raises"; the tests assert this code never shows up
+        why = f"the parser failed on this body ({type(exc).__name__}: {exc})"
+        return Page(kind=Kind.UNKNOWN, url=url, title="", warnings=(ParseWarning(INTERNAL_ERROR, why[:300]),))
     if isinstance(parsed, Feed):
         return replace(parsed, content_hash=content_hash(parsed))
     if parsed.kind is Kind.UNKNOWN:

@@ -10,8 +10,9 @@ _MONTHS = {
     "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
 }  # fmt: skip
 _ISO = re.compile(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b")
-_MONTH_DAY_YEAR = re.compile(r"\b([A-Za-z]{3,12})\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})\b")
-_DAY_MONTH_YEAR = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+([A-Za-z]{3,12})\.?,?\s+(\d{4})\b")
+_SEP = r"(?:\s*,\s*|\s+)"  # "21, 2022", "21 , 2022", "21,2022", "21 2022"
+_MONTH_DAY_YEAR = re.compile(rf"\b([A-Za-z]{{3,12}})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?{_SEP}(\d{{4}})\b")
+_DAY_MONTH_YEAR = re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+([A-Za-z]{{3,12}})\.?{_SEP}(\d{{4}})\b")
 
 
 def _month(word: str) -> int | None:

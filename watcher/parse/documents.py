@@ -16,7 +16,10 @@ from watcher.model import ParseWarning, Policy, PolicyStatus
 from watcher.parse.policy_json import ParsedJson, read_policy_json
 
 _DOC_LINK = re.compile(r"/aws-managed-policy/latest/reference/|console\.aws\.amazon\.com/iam", re.IGNORECASE)
-_TRUST_HINT = re.compile(r'"(?:Not)?Principal"\s*:')
+# Quotes as published, typographic ones included: a block typed with smart quotes is unparseable, not absent.
+_QUOTE = '["\u201c\u201d]'
+_STATEMENT_HINT = re.compile(rf"{_QUOTE}Statement{_QUOTE}")
+_TRUST_HINT = re.compile(rf"{_QUOTE}(?:Not)?Principal{_QUOTE}\s*:")
 
 
 def is_document_link(href: str) -> bool:
@@ -39,8 +42,13 @@ class SectionContent:
 def _candidate(text: str, parsed: ParsedJson) -> bool:
     """Is this block a permissions policy (not a trust policy, not some other JSON)?"""
     if parsed.value is None:
-        return '"Statement"' in text and not _TRUST_HINT.search(text)
+        return bool(_STATEMENT_HINT.search(text)) and not _TRUST_HINT.search(text)
     return "Statement" in parsed.value and not is_trust_policy(parsed.value)
+
+
+def is_permissions_policy(text: str) -> bool:
+    """Could this JSON block be a section's document (a permissions policy, readable or not)?"""
+    return _candidate(text, read_policy_json(text))
 
 
 def build_policy(name: str, anchor: str | None, content: SectionContent, warnings: list[ParseWarning]) -> Policy:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-_ACTION = re.compile(r"(?<![\w:/.-])([a-z][a-z0-9-]*):([A-Za-z][A-Za-z0-9]*\*?|\*)(?![\w:/-])")
-_NOT_SERVICES = frozenset({"arn", "http", "https", "mailto", "ftp", "file", "urn"})
+# The action part may hold wildcards anywhere: ``s3:*``, ``ec2:Describe*``, ``s3:Get*Tagging``, ``iam:Get?Role``.
+_ACTION = re.compile(
+    r"(?<![\w:/.-])([a-z][a-z0-9-]*):((?:\*|[A-Za-z])[A-Za-z0-9]*(?:[*?][A-Za-z0-9]+)*\*?)(?![\w:/*-])"
+)
+# URL schemes, ARNs, and "aws", the prefix of global condition keys (aws:SourceAccount), never of an action.
+_NOT_SERVICES = frozenset({"arn", "aws", "http", "https", "mailto", "ftp", "file", "urn"})
 _NAMED_POLICY = re.compile(r"\bAWS\s+managed\s+policy\s*:\s*([A-Za-z][\w+=,.@-]*[\w])", re.IGNORECASE)
 _NAME_CHARS = r"[\w+=,.@-]"
 
@@ -57,7 +61,8 @@ class PolicyNameFinder:
     def __init__(self, known: Iterable[str]) -> None:
         names = sorted(set(known), key=len, reverse=True)
         alternatives = "|".join(re.escape(n) for n in names)
-        self._known = re.compile(rf"(?<!{_NAME_CHARS})(?:{alternatives})(?![\w+=,@-])") if names else None
+        # A comma after a name ends it: "the AmazonXFullAccess, AmazonXReadOnlyAccess and ... policies".
+        self._known = re.compile(rf"(?<!{_NAME_CHARS})(?:{alternatives})(?![\w+=@-])") if names else None
 
     def find(self, text: str) -> tuple[str, ...]:
         found = {m[1] for m in _NAMED_POLICY.finditer(text)}

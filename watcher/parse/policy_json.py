@@ -2,7 +2,9 @@
 
 AWS pages really publish missing commas (between strings and between statement objects), trailing
 commas and commas typed inside a string (``"s3:GetObject,"``). Those are repaired and named in
-``defects``; anything else leaves the text unparseable, raw text kept.
+``defects``; anything else leaves the text unparseable, raw text kept. Unicode whitespace between
+tokens (a ``&nbsp;`` in the page's code block) is whitespace, not a defect. ``NaN``/``Infinity`` are
+not JSON, and a document nested deeper than any policy (``_MAX_DEPTH``) is not read at all.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ _TOKEN = re.compile(
 _VALUE_START = {"str", "num", "lit", "{", "["}
 _VALUE_END = {"str", "num", "lit", "}", "]"}
 _ACTION = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$")
+_MAX_DEPTH = 32
+"""Real policies nest about six deep (Statement, statement, Condition, operator, key, values)."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,9 @@ def _repair_tokens(tokens: list[tuple[str, str]]) -> tuple[list[str], list[str]]
             defects.append("double_comma")
             continue
         if prev in _VALUE_END and kind in _VALUE_START:
-            last = parts[-1]
-            if prev == "str" and last.endswith(',"'):
-                parts[-1] = last[:-2].rstrip() + '"'
+            inner = parts[-1][1:-1].rstrip()
+            if prev == "str" and inner.endswith(","):
+                parts[-1] = '"' + inner[:-1].rstrip() + '"'
                 defects.append("comma_inside_string")
             else:
                 defects.append("missing_comma")
@@ -98,29 +102,56 @@ def _fix_actions_with_commas(doc: Any, defects: list[str]) -> None:
             for v in items:
                 pieces = [p.strip() for p in v.split(",")] if isinstance(v, str) and "," in v else [v]
                 pieces = [p for p in pieces if p != ""]
-                if not all(isinstance(p, str) and _ACTION.match(p) for p in pieces):
-                    return  # not a comma we understand: leave the document as published
                 fixed.extend(pieces)
+            if not all(isinstance(p, str) and _ACTION.match(p) for p in fixed):
+                continue  # not a comma we understand: leave this list as published
             st[key] = fixed
             defects.append("comma_inside_string")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` that rejects ``NaN``/``Infinity`` and raises only ``ValueError``."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise ValueError("nested too deeply") from exc
+
+
+def _too_deep(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > _MAX_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def read_policy_json(text: str) -> ParsedJson:
     """Parse ``text`` strictly, else repair known AWS defects, else give up (``value`` is ``None``)."""
     defects: list[str] = []
     try:
-        value = json.loads(text)
+        value = _loads(text)
         strict = True
     except ValueError:
-        strict = False
         tokens = _tokens(text)
         if not tokens:
             return ParsedJson(None, strict=False, defects=("invalid_json",))
         parts, defects = _repair_tokens(tokens)
         try:
-            value = json.loads("".join(parts))
+            value = _loads("".join(parts))
         except ValueError:
             return ParsedJson(None, strict=False, defects=("invalid_json",))
+        # Nothing repaired: the text differed from JSON only in (Unicode) whitespace between tokens.
+        strict = not defects
+    if _too_deep(value):
+        return ParsedJson(None, strict=False, defects=("invalid_json",))
     if not isinstance(value, dict):
         return ParsedJson(None, strict=strict, defects=("not_an_object",))
     _fix_actions_with_commas(value, defects)

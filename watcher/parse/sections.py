@@ -1,9 +1,10 @@
 """Split a page's content column into heading sections and decide which are policy sections.
 
 A policy heading is ``<Prefix> managed policy: Name`` (any prefix), or a bare ``Name`` (in ``code``
-or ``b`` too) whose section holds a policy document or a link to one. A trailing parenthetical
-(``Name_v2 (recommended)``) is not part of the name. A section runs to the next heading of the same
-or a higher level, or to the next policy heading; h3 subsections belong to their h2.
+or ``b`` too; CamelCase, never an all-caps word like ``JSON``) whose section holds a permissions
+policy (not only a trust policy) or a link to one. A trailing parenthetical (``Name_v2 (recommended)``)
+is not part of the name. A section runs to the next heading of the same or a higher level, or to the
+next policy heading; h3 subsections belong to their h2, bare-looking ones too.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 
 from bs4 import Tag
 
-from watcher.parse.documents import SectionContent, is_document_link, looks_like_json
+from watcher.parse.documents import SectionContent, is_document_link, is_permissions_policy, looks_like_json
 from watcher.parse.markup import attr, block_text, code_text
 
 HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
@@ -73,9 +74,14 @@ def policy_name(text: str) -> tuple[str | None, bool]:
     text = _PARENTHETICAL.sub("", text)
     if m := _PREFIXED.match(text):
         return m["name"].rstrip(".,"), True
-    if _BARE.match(text) and sum(c.isupper() for c in text) >= 2:
+    if _BARE.match(text) and sum(c.isupper() for c in text) >= 2 and not text.isupper():
         return text, False
     return None, False
+
+
+def own_content(section: Section) -> SectionContent:
+    """What stands between the heading and the next heading of any level."""
+    return SectionContent(json_blocks=list(section.json_blocks), links=list(section.links))
 
 
 def group(sections: list[Section], index: int, boundaries: set[int]) -> SectionContent:
@@ -100,11 +106,22 @@ def group_tables(sections: list[Section], index: int) -> list[Tag]:
     return tables
 
 
+def _title_block(heading: Tag) -> Tag:
+    """The heading, or the ``div`` wrappers it ends (legacy: ``<div class="titlepage"><div><div><h2>``)."""
+    node = heading
+    parent = node.parent
+    while node.find_next_sibling() is None and isinstance(parent, Tag) and parent.name == "div":
+        if attr(parent, "id") == "main-col-body":
+            break
+        node, parent = parent, parent.parent
+    return node
+
+
 def description(heading: Tag) -> str:
     """The prose between a policy heading and its permissions details."""
     parts: list[str] = []
-    for sibling in heading.find_next_siblings():
-        if sibling.name in HEADING_TAGS or sibling.name != "p":
+    for sibling in _title_block(heading).find_next_siblings():
+        if sibling.name != "p":
             break
         text = block_text(sibling)
         if _STOP_DESCRIPTION.match(text):
@@ -115,4 +132,5 @@ def description(heading: Tag) -> str:
 
 
 def has_document(content: SectionContent) -> bool:
-    return any('"Statement"' in b for b in content.json_blocks) or any(is_document_link(h) for h in content.links)
+    """A permissions policy (not a trust policy or an example fragment) or a link to one."""
+    return any(is_permissions_policy(b) for b in content.json_blocks) or any(is_document_link(h) for h in content.links)

@@ -16,6 +16,7 @@ from watcher.parse.sections import (
     group,
     group_tables,
     has_document,
+    own_content,
     policy_name,
     split_sections,
 )
@@ -39,15 +40,26 @@ def feed_link(html: str) -> str | None:
 
 
 def _policy_sections(sections: list[Section]) -> list[tuple[int, str]]:
-    """(section index, policy name) for every policy heading, in page order."""
-    named = {i: policy_name(s.text) for i, s in enumerate(sections) if s.level > 1}
-    boundaries = {i for i, (name, _) in named.items() if name}
+    """(section index, policy name) for every policy heading, in page order.
+
+    A bare name is a policy when its section holds a document, unless it sits inside a policy section
+    (then it is a subsection: "CloudWatchLogs" under "AWS managed policy: X"). Its section ends at a
+    prefixed heading or at a bare one holding a document itself ("ManagedPolicies" over bare h3 policies).
+    """
+    headings = [i for i, s in enumerate(sections) if s.level > 1 and not UPDATES_HEADING.search(s.text)]
+    named = {i: policy_name(sections[i].text) for i in headings}
+    boundaries = {
+        i for i, (name, certain) in named.items() if name and (certain or has_document(own_content(sections[i])))
+    }
     found: list[tuple[int, str]] = []
-    for i, (name, certain) in named.items():
-        if name is None or UPDATES_HEADING.search(sections[i].text):
-            continue
-        if certain or has_document(group(sections, i, boundaries)):
+    open_levels: list[int] = []
+    for i, section in enumerate(sections):
+        while open_levels and open_levels[-1] >= section.level:
+            open_levels.pop()
+        name, certain = named.get(i, (None, False))
+        if name and (certain or (not open_levels and has_document(group(sections, i, boundaries)))):
             found.append((i, name))
+            open_levels.append(section.level)
     return found
 
 
@@ -74,14 +86,20 @@ def _updates(
 ) -> list[UpdateRow]:
     finder = PolicyNameFinder(p.name for p in policies)
     qualifier = ActionQualifier(a for p in policies if p.actions for a in p.actions.allow + p.actions.deny)
+    table, anchor = _updates_table(sections, root)
+    return [] if table is None else parse_updates_table(table, finder, qualifier, anchor, warnings)
+
+
+def _updates_table(sections: list[Section], root: Tag) -> tuple[Tag | None, str | None]:
+    """A table with a Change/Date header under an updates heading, else anywhere, else the first under the heading."""
+    under: list[tuple[Tag, str | None]] = []
     for i, section in enumerate(sections):
         if UPDATES_HEADING.search(section.text):
-            for table in group_tables(sections, i):
-                return parse_updates_table(table, finder, qualifier, section.anchor, warnings)
-    for table in root.find_all("table"):
-        if is_updates_table(table):
-            return parse_updates_table(table, finder, qualifier, None, warnings)
-    return []
+            under.extend((table, section.anchor) for table in group_tables(sections, i))
+    found = next((pair for pair in under if is_updates_table(pair[0])), None)
+    if found is None:
+        found = next(((table, None) for table in root.find_all("table") if is_updates_table(table)), None)
+    return found or (under[0] if under else (None, None))
 
 
 def parse_service_page(soup: BeautifulSoup, html: str, url: str | None, kind: Kind) -> Page:
