@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run    - set up .venv and start the watcher"
 	@echo "make test   - lint, type-check and run the tests"
-	@echo "make bench  - print parser throughput"
+	@echo "make bench  - print parser and history benchmarks"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.parse_bench
 
 run: $(STAMP)
+	$(BIN)/watcher db upgrade
 	$(BIN)/watcher run
 
 clean:

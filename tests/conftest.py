@@ -11,3 +11,6 @@ REKOGNITION = FIXTURES / "rekognition"
 @pytest.fixture
 def rekognition() -> Path:
     return REKOGNITION
+
+
+pytest_plugins = ["tests.db_fixtures"]

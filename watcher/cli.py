@@ -3,26 +3,45 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from watcher import __version__
-from watcher.fetch import FetchError, get_once
+from watcher.fetch import MAX_BYTES, FetchError, get_once
 from watcher.model import Kind
 from watcher.parse import parse as parse_body
 from watcher.render import to_json
 from watcher.table import print_table
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+"""Anything with a scheme is a URL (``ftp://`` too, so that it is refused as a URL, not looked up as a file)."""
+
+
+def _fail(message: str) -> NoReturn:
+    """One line on stderr, exit code 2: the documented failure of ``watcher parse``."""
+    click.echo(f"error: {' '.join(message.split())}", err=True)
+    sys.exit(2)
+
+
+def _read_file(path: str, max_bytes: int = MAX_BYTES) -> bytes:
+    try:
+        with Path(path).open("rb") as f:
+            body = f.read(max_bytes + 1)
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(body) > max_bytes:
+        raise click.ClickException(f"cannot read {path}: larger than {max_bytes} bytes")
+    return body
+
 
 def _read(path_or_url: str) -> bytes:
-    if path_or_url.lower().startswith(("http://", "https://")):
+    if _URL.match(path_or_url):
         return get_once(path_or_url)
-    try:
-        return Path(path_or_url).read_bytes()
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path_or_url}: {exc.strerror or exc}") from exc
+    return _read_file(path_or_url)
 
 
 @click.group()
@@ -33,25 +52,32 @@ def main() -> None:
 
 @main.command()
 @click.argument("path_or_url")
-@click.option("--format", "fmt", type=click.Choice(["json", "table"]), default="json", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "table"]),
+    default="json",
+    show_default=True,
+    help="json: the documented interface (schema policy-watcher/parse/v1); table: a summary for a person.",
+)
 def parse(path_or_url: str, fmt: str) -> None:
     """Parse a managed-policy page, policy reference page, markdown source or doc-history feed.
+
+    PATH_OR_URL is a file or an http(s) URL. A file or URL that cannot be read, or a body that is
+    none of these, prints one line on stderr and exits with code 2.
 
     Example: watcher parse tests/fixtures/rekognition/page-v1.html --format table
     """
     try:
         body = _read(path_or_url)
     except FetchError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        _fail(str(exc))
     except click.ClickException as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        sys.exit(2)
-    url = path_or_url if "://" in path_or_url else None
+        _fail(exc.message)
+    url = path_or_url if _URL.match(path_or_url) else None
     parsed = parse_body(body, url)
     if parsed.kind is Kind.UNKNOWN:
-        click.echo(f"error: {path_or_url}: {parsed.warnings[0].message}", err=True)
-        sys.exit(2)
+        _fail(f"{path_or_url}: {parsed.warnings[0].message}")
     if fmt == "json":
         click.echo(json.dumps(to_json(parsed), indent=2, ensure_ascii=False))
     else:
@@ -67,3 +93,13 @@ def run() -> None:
         err=True,
     )
     sys.exit(1)
+
+
+def _register_history_commands() -> None:
+    from watcher.cli_history import COMMANDS
+
+    for command in COMMANDS:
+        main.add_command(command)
+
+
+_register_history_commands()

@@ -1,0 +1,38 @@
+"""Alembic migrations: they build exactly the models' schema and upgrade databases that hold data."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.history_helpers import count, ingest_fixture
+from watcher.db.migrate import current, downgrade, upgrade
+from watcher.db.models import Base, Event, Snapshot
+
+
+def test_the_migrations_build_exactly_the_models_schema(engine: Engine) -> None:
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+    assert current(engine) == "0001"
+
+
+def test_the_views_exist(engine: Engine) -> None:
+    assert {"action_changes", "policy_timeline"} <= set(inspect(engine).get_view_names())
+
+
+def test_upgrading_a_database_that_holds_data_keeps_it(engine: Engine, sessions: sessionmaker[Session]) -> None:
+    ingest_fixture(sessions, "rekognition", "page-v1.html")
+    ingest_fixture(sessions, "rekognition", "page-v2.html", hours=1)
+    upgrade(engine)
+    assert (count(sessions, Snapshot), count(sessions, Event)) == (2, 3)
+
+
+def test_the_schema_downgrades_and_upgrades_again(engine: Engine) -> None:
+    downgrade(engine, "base")
+    assert current(engine) is None
+    assert "sources" not in inspect(engine).get_table_names()
+    upgrade(engine)
+    assert current(engine) == "0001"

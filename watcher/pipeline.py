@@ -1,0 +1,134 @@
+"""The one place that composes the steps: parse, compare with the stored baseline, write one transaction.
+
+``ingest`` is what ``watcher ingest`` and (later) the scheduled service call with a fetched body.
+Everything a check writes (check row, snapshot, policy versions, rows, items, events) is in one
+transaction: if the process dies half-way, none of it exists and the next check redoes the work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from watcher.db.models import Source
+from watcher.diff import (
+    Change,
+    ChangeKind,
+    baseline_change,
+    diff_policies,
+    new_feed_items,
+    new_update_rows,
+    unknown_feed_items,
+    update_row_change,
+)
+from watcher.model import Feed, Kind, Page, Parsed
+from watcher.parse import parse
+from watcher.store.events import add_events
+from watcher.store.policies import apply_page, current_page
+from watcher.store.records import add_feed_items, add_update_rows, known_guids, known_row_keys
+from watcher.store.sources import (
+    CheckRecord,
+    add_check,
+    add_snapshot,
+    baseline,
+    get_or_create_source,
+    snapshot_with_hash,
+)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    source: str
+    outcome: str  # baseline | changed | unchanged | suspect | error
+    content_hash: str | None = None
+    snapshot_id: int | None = None
+    events: list[str] = field(default_factory=list)
+    """Kinds of the events written, in order."""
+    error: str | None = None
+
+
+def _source_kind(parsed: Parsed) -> str:
+    return "feed" if isinstance(parsed, Feed) else "page"
+
+
+def _page_changes(session: Session, source: Source, page: Page, now: dt.datetime) -> tuple[str, list[Change]]:
+    """(outcome, changes) for a page whose content hash is new."""
+    base = baseline(session, source.id)
+    if base is None:
+        return "baseline", [baseline_change(page)]
+    changes = diff_policies(current_page(session, source, base), page)
+    if changes and changes[0].kind is ChangeKind.LAYOUT_SUSPECT:
+        return "suspect", changes
+    rows = new_update_rows(page.updates, known_row_keys(session, source.id))
+    return "changed", changes + [update_row_change(k, r) for k, r in rows]
+
+
+def _write_page(session: Session, source: Source, page: Page, body: bytes, now: dt.datetime) -> IngestResult:
+    outcome, changes = _page_changes(session, source, page, now)
+    snapshot = add_snapshot(
+        session, source, body=body, content_hash=page.content_hash, title=page.title,
+        fetched_at=now, accepted=outcome != "suspect",
+    )  # fmt: skip
+    if outcome != "suspect":
+        apply_page(session, source, snapshot, page, now)
+        rows = new_update_rows(page.updates, known_row_keys(session, source.id))
+        add_update_rows(session, source, rows, now, baseline=outcome == "baseline")
+    events = add_events(session, source, snapshot.id, changes, page.content_hash, now)
+    return IngestResult(source.name, outcome, page.content_hash, snapshot.id, [e.kind for e in events])
+
+
+def _write_feed(session: Session, source: Source, feed: Feed, body: bytes, now: dt.datetime) -> IngestResult:
+    first = baseline(session, source.id) is None
+    guids = known_guids(session, source.id)
+    fresh = unknown_feed_items(feed.items, guids)
+    snapshot = add_snapshot(
+        session, source, body=body, content_hash=feed.content_hash, title=feed.title, fetched_at=now, accepted=True
+    )
+    add_feed_items(session, source, fresh, now, baseline=first)
+    if first:
+        changes = [Change(ChangeKind.BASELINE, detail={"title": feed.title, "items": len(feed.items)})]
+    else:
+        changes = new_feed_items(fresh, guids)
+    events = add_events(session, source, snapshot.id, changes, feed.content_hash, now)
+    outcome = "baseline" if first else "changed"
+    return IngestResult(source.name, outcome, feed.content_hash, snapshot.id, [e.kind for e in events])
+
+
+def ingest(
+    sessions: sessionmaker[Session],
+    source_name: str,
+    body: bytes,
+    *,
+    url: str,
+    now: dt.datetime,
+    http_status: int | None = None,
+) -> IngestResult:
+    """Feed one fetched body of ``source_name`` through the pipeline (one transaction)."""
+    started = time.perf_counter()
+    parsed = parse(body, url if "://" in url else None)
+    service = parsed.service if isinstance(parsed, Page) else None
+    with sessions.begin() as session:
+        source = get_or_create_source(
+            session, source_name, kind=_source_kind(parsed), url=url, service=service, now=now
+        )
+        record = CheckRecord(outcome="unchanged", started_at=now, http_status=http_status, bytes=len(body))
+        if parsed.kind is Kind.UNKNOWN:
+            error = parsed.warnings[0].message
+            result = IngestResult(source.name, "error", error=error)
+            record = CheckRecord("error", now, http_status=http_status, bytes=len(body), error=error)
+        elif snapshot_with_hash(session, source.id, parsed.content_hash) is not None:
+            result = IngestResult(source.name, "unchanged", parsed.content_hash)
+        elif isinstance(parsed, Feed):
+            result = _write_feed(session, source, parsed, body, now)
+        else:
+            result = _write_page(session, source, parsed, body, now)
+        ms = int((time.perf_counter() - started) * 1000)
+        add_check(
+            session,
+            source,
+            CheckRecord(result.outcome, now, ms, record.http_status, record.bytes, record.error, result.snapshot_id),
+        )
+    return result

@@ -1,0 +1,57 @@
+"""Updates-table rows and feed items: recorded once, on first sight."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from watcher.db.models import FeedItemRecord, Source, UpdateRowRecord
+from watcher.model import FeedItem, UpdateRow
+
+
+def known_row_keys(session: Session, source_id: int) -> set[str]:
+    return set(session.scalars(select(UpdateRowRecord.row_key).where(UpdateRowRecord.source_id == source_id)))
+
+
+def add_update_rows(
+    session: Session, source: Source, rows: list[tuple[str, UpdateRow]], now: dt.datetime, *, baseline: bool
+) -> None:
+    for key, row in rows:
+        session.add(
+            UpdateRowRecord(
+                source_id=source.id,
+                row_key=key,
+                change=row.change,
+                description=row.description,
+                date=row.date,
+                date_raw=row.date_raw,
+                actions=list(row.actions),
+                policies=list(row.policies),
+                first_seen_at=now,
+                baseline=baseline,
+            )
+        )
+
+
+def known_guids(session: Session, source_id: int) -> set[str]:
+    return set(session.scalars(select(FeedItemRecord.guid).where(FeedItemRecord.source_id == source_id)))
+
+
+def add_feed_items(
+    session: Session, source: Source, items: list[FeedItem], now: dt.datetime, *, baseline: bool
+) -> None:
+    for item in items:
+        session.add(
+            FeedItemRecord(
+                source_id=source.id,
+                guid=item.guid,
+                title=item.title,
+                link=item.link,
+                published=item.published,
+                summary=item.summary,
+                first_seen_at=now,
+                baseline=baseline,
+            )
+        )

@@ -1,0 +1,114 @@
+"""Sources, checks, blobs and snapshots."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import zlib
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from watcher.db.models import Blob, Check, Snapshot, Source
+
+PARSER_VERSION = "1"
+
+
+def get_or_create_source(
+    session: Session, name: str, *, kind: str, url: str, service: str | None, now: dt.datetime
+) -> Source:
+    """The source called ``name``; created on first use (``watcher ingest`` of a new name)."""
+    source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
+    if source is None:
+        source = Source(name=name, kind=kind, url=url, service=service, created_at=now)
+        session.add(source)
+        session.flush()
+    elif source.service is None and service:
+        source.service = service
+    return source
+
+
+def find_source(session: Session, name: str) -> Source | None:
+    return session.scalars(select(Source).where(Source.name == name)).one_or_none()
+
+
+def snapshot_with_hash(session: Session, source_id: int, content_hash: str) -> Snapshot | None:
+    stmt = select(Snapshot).where(Snapshot.source_id == source_id, Snapshot.content_hash == content_hash)
+    return session.scalars(stmt).one_or_none()
+
+
+def baseline(session: Session, source_id: int) -> Snapshot | None:
+    """The newest accepted snapshot: what the next parse is compared with."""
+    stmt = (
+        select(Snapshot)
+        .where(Snapshot.source_id == source_id, Snapshot.accepted.is_(True))
+        .order_by(Snapshot.id.desc())
+        .limit(1)
+    )
+    return session.scalars(stmt).first()
+
+
+def store_blob(session: Session, body: bytes) -> str:
+    digest = hashlib.sha256(body).hexdigest()
+    if session.get(Blob, digest) is None:
+        session.add(Blob(sha256=digest, size=len(body), data=zlib.compress(body, 6)))
+    return digest
+
+
+def read_blob(session: Session, digest: str) -> bytes | None:
+    blob = session.get(Blob, digest)
+    return None if blob is None else zlib.decompress(blob.data)
+
+
+def add_snapshot(
+    session: Session,
+    source: Source,
+    *,
+    body: bytes,
+    content_hash: str,
+    title: str,
+    fetched_at: dt.datetime,
+    accepted: bool,
+) -> Snapshot:
+    snapshot = Snapshot(
+        source_id=source.id,
+        fetched_at=fetched_at,
+        content_hash=content_hash,
+        blob_sha256=store_blob(session, body),
+        parser_version=PARSER_VERSION,
+        accepted=accepted,
+        title=title,
+    )
+    session.add(snapshot)
+    session.flush()
+    return snapshot
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    outcome: str
+    started_at: dt.datetime
+    duration_ms: int = 0
+    http_status: int | None = None
+    bytes: int | None = None
+    error: str | None = None
+    snapshot_id: int | None = None
+
+
+def add_check(session: Session, source: Source, record: CheckRecord) -> None:
+    session.add(
+        Check(
+            source_id=source.id,
+            started_at=record.started_at,
+            duration_ms=record.duration_ms,
+            http_status=record.http_status,
+            outcome=record.outcome,
+            bytes=record.bytes,
+            error=record.error,
+            snapshot_id=record.snapshot_id,
+        )
+    )
+    source.last_checked_at = record.started_at
+    if record.outcome != "error":
+        source.last_success_at = record.started_at
