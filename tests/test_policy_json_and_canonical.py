@@ -152,6 +152,8 @@ UNREPAIRABLE = [
     pytest.param('{"Statement" [{"Effect": "Allow"}]}', id="a missing colon"),
     pytest.param('{"Statement": ' + "[" * 5000 + "]" * 5000 + "}", id="nesting deeper than Python recurses"),
     pytest.param('{"Statement": ' + "[" * 100 + "]" * 100 + "}", id="nesting deeper than any policy"),
+    pytest.param('{"Statement": [{"Effect": "Allow", "Action": "s3:\\ud800"}]}', id="a lone surrogate escape"),
+    pytest.param('{"Statement": [{"Effect": "Allow", "\\udfff": "s3:*"}]}', id="a lone surrogate in a key"),
 ]
 
 
@@ -323,9 +325,14 @@ def test_is_trust_policy(document: dict[str, Any], expected: bool) -> None:
     assert is_trust_policy(document) is expected
 
 
+def test_a_surrogate_pair_escape_is_one_character_and_is_read() -> None:
+    parsed = read_policy_json('{"Statement": [{"Effect": "Allow", "Action": "s3:Get\\ud83d\\ude00"}]}')
+    assert parsed.strict
+    assert _actions_in(parsed.value) == ["s3:Get\U0001f600"]
+
+
 def test_the_content_hash_survives_a_lone_surrogate_in_a_document() -> None:
-    value = read_policy_json('{"Statement": [{"Effect": "Allow", "Action": "s3:\\ud800"}]}').value
-    document = canonical_policy(value)
+    document = canonical_policy(_policy({"Effect": "Allow", "Action": "s3:\ud800"}))
     policy = Policy(name="P", anchor=None, description="", status=PolicyStatus.OK, document=document)
     page = Page(kind=Kind.SERVICE_PAGE, url=None, title="t", policies=(policy,))
     assert len(content_hash(page)) == 64

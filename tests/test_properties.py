@@ -154,7 +154,7 @@ def mangled_fixtures(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@SLOW
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(body=mangled_fixtures())
 def test_mangled_fixture_pages_never_raise_out_of_parse(body: bytes) -> None:
     assert_parsed_cleanly(parse(body))
@@ -209,10 +209,19 @@ def test_bodies_that_once_broke_the_parser_now_parse(body: bytes, kind: Kind) ->
     assert parsed.kind is kind
 
 
-def test_an_unreadable_policy_costs_that_policy_not_the_page() -> None:
-    parsed = parse(_POLICY_PAGE.format('{"Statement": ' + "[" * 3000 + "]" * 3000 + "}").encode())
+@pytest.mark.parametrize(
+    "document",
+    [
+        pytest.param('{"Statement": ' + "[" * 3000 + "]" * 3000 + "}", id="nested too deeply"),
+        pytest.param('{"Statement": [{"Effect": "Allow", "Action": "s3:\\ud800"}]}', id="a lone surrogate"),
+    ],
+)
+def test_an_unreadable_policy_costs_that_policy_not_the_page(document: str) -> None:
+    parsed = parse(_POLICY_PAGE.format(document).encode())
     assert isinstance(parsed, Page)
-    assert [(p.name, p.status, p.actions) for p in parsed.policies] == [("P", PolicyStatus.UNPARSEABLE, None)]
+    assert [(p.name, p.status, p.actions, p.raw_json) for p in parsed.policies] == [
+        ("P", PolicyStatus.UNPARSEABLE, None, document)
+    ]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ and read by the same code as the HTML page, so both give the same policies.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from bs4 import BeautifulSoup
@@ -19,6 +20,10 @@ def looks_like_markdown(text: str) -> bool:
     return head != "<" and _HEADING.search(text) is not None
 
 
+@functools.cache
+def _renderer() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": True}).enable("table")
+
+
 def render(text: str) -> BeautifulSoup:
-    html = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
-    return BeautifulSoup(html, "lxml")
+    return BeautifulSoup(_renderer().render(text), "lxml", multi_valued_attributes=None)

@@ -4,7 +4,8 @@ AWS pages really publish missing commas (between strings and between statement o
 commas and commas typed inside a string (``"s3:GetObject,"``). Those are repaired and named in
 ``defects``; anything else leaves the text unparseable, raw text kept. Unicode whitespace between
 tokens (a ``&nbsp;`` in the page's code block) is whitespace, not a defect. ``NaN``/``Infinity`` are
-not JSON, and a document nested deeper than any policy (``_MAX_DEPTH``) is not read at all.
+not JSON; a document nested deeper than any policy (``_MAX_DEPTH``) or spelling a lone surrogate
+(``"\\ud800"``, which is no text: it could be neither stored nor printed as UTF-8) is not read at all.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _TOKEN = re.compile(
 _VALUE_START = {"str", "num", "lit", "{", "["}
 _VALUE_END = {"str", "num", "lit", "}", "]"}
 _ACTION = re.compile(r"^[A-Za-z0-9-]+:[A-Za-z0-9*?]+$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_DEPTH = 32
 """Real policies nest about six deep (Statement, statement, Condition, operator, key, values)."""
 
@@ -121,15 +123,20 @@ def _loads(text: str) -> Any:
         raise ValueError("nested too deeply") from exc
 
 
-def _too_deep(value: Any) -> bool:
+def _unreadable(value: Any) -> bool:
+    """Nested deeper than any policy, or holding a lone surrogate (``"\\ud800"``: no text, no IAM policy)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict | list):
             if depth > _MAX_DEPTH:
                 return True
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
     return False
 
 
@@ -150,7 +157,7 @@ def read_policy_json(text: str) -> ParsedJson:
             return ParsedJson(None, strict=False, defects=("invalid_json",))
         # Nothing repaired: the text differed from JSON only in (Unicode) whitespace between tokens.
         strict = not defects
-    if _too_deep(value):
+    if _unreadable(value):
         return ParsedJson(None, strict=False, defects=("invalid_json",))
     if not isinstance(value, dict):
         return ParsedJson(None, strict=strict, defects=("not_an_object",))

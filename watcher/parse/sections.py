@@ -18,6 +18,7 @@ from watcher.parse.documents import SectionContent, is_document_link, is_permiss
 from watcher.parse.markup import attr, block_text, code_text
 
 HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+_WALKED = frozenset([*HEADING_TAGS, "pre", "a", "table"])
 _PREFIXED = re.compile(r"^.*?\bmanaged\s+policy\s*[:\-\u2013\u2014]\s*(?P<name>[A-Za-z][\w+=,.@-]*)", re.I)
 _BARE = re.compile(r"^[A-Za-z][\w+=,.@-]*$")
 _PARENTHETICAL = re.compile(r"\s*\([^()]*\)\s*$")
@@ -49,7 +50,9 @@ def heading_anchor(heading: Tag) -> str | None:
 def split_sections(root: Tag) -> list[Section]:
     """One ``Section`` per heading, holding what stands between it and the next heading."""
     sections: list[Section] = []
-    for element in root.find_all([*HEADING_TAGS, "pre", "a", "table"]):
+    for element in root.descendants:
+        if not isinstance(element, Tag) or element.name not in _WALKED:
+            continue
         name = element.name
         if name in HEADING_TAGS:
             text = block_text(element)
@@ -106,11 +109,15 @@ def group_tables(sections: list[Section], index: int) -> list[Tag]:
     return tables
 
 
+def _next_tag(node: Tag) -> Tag | None:
+    return next((s for s in node.next_siblings if isinstance(s, Tag)), None)
+
+
 def _title_block(heading: Tag) -> Tag:
     """The heading, or the ``div`` wrappers it ends (legacy: ``<div class="titlepage"><div><div><h2>``)."""
     node = heading
     parent = node.parent
-    while node.find_next_sibling() is None and isinstance(parent, Tag) and parent.name == "div":
+    while _next_tag(node) is None and isinstance(parent, Tag) and parent.name == "div":
         if attr(parent, "id") == "main-col-body":
             break
         node, parent = parent, parent.parent
@@ -120,7 +127,9 @@ def _title_block(heading: Tag) -> Tag:
 def description(heading: Tag) -> str:
     """The prose between a policy heading and its permissions details."""
     parts: list[str] = []
-    for sibling in _title_block(heading).find_next_siblings():
+    for sibling in _title_block(heading).next_siblings:
+        if not isinstance(sibling, Tag):
+            continue
         if sibling.name != "p":
             break
         text = block_text(sibling)
