@@ -54,28 +54,30 @@ def _source_kind(parsed: Parsed) -> str:
     return "feed" if isinstance(parsed, Feed) else "page"
 
 
-def _page_changes(session: Session, source: Source, page: Page, now: dt.datetime) -> tuple[str, list[Change]]:
-    """(outcome, changes) for a page whose content hash is new."""
+def _page_changes(session: Session, source: Source, page: Page) -> tuple[str, list[Change]]:
+    """(outcome, policy-level changes) for a page whose content hash is new."""
     base = baseline(session, source.id)
     if base is None:
         return "baseline", [baseline_change(page)]
     changes = diff_policies(current_page(session, source, base), page)
     if changes and changes[0].kind is ChangeKind.LAYOUT_SUSPECT:
         return "suspect", changes
-    rows = new_update_rows(page.updates, known_row_keys(session, source.id))
-    return "changed", changes + [update_row_change(k, r) for k, r in rows]
+    return "changed", changes
 
 
 def _write_page(session: Session, source: Source, page: Page, body: bytes, now: dt.datetime) -> IngestResult:
-    outcome, changes = _page_changes(session, source, page, now)
+    outcome, changes = _page_changes(session, source, page)
     snapshot = add_snapshot(
         session, source, body=body, content_hash=page.content_hash, title=page.title,
         fetched_at=now, accepted=outcome != "suspect",
     )  # fmt: skip
     if outcome != "suspect":
+        # A suspect page keeps the previous baseline: nothing of it is recorded but the snapshot.
         apply_page(session, source, snapshot, page, now)
         rows = new_update_rows(page.updates, known_row_keys(session, source.id))
         add_update_rows(session, source, rows, now, baseline=outcome == "baseline")
+        if outcome == "changed":
+            changes += [update_row_change(k, r) for k, r in rows]
     events = add_events(session, source, snapshot.id, changes, page.content_hash, now)
     return IngestResult(source.name, outcome, page.content_hash, snapshot.id, [e.kind for e in events])
 
@@ -114,11 +116,8 @@ def ingest(
         source = get_or_create_source(
             session, source_name, kind=_source_kind(parsed), url=url, service=service, now=now
         )
-        record = CheckRecord(outcome="unchanged", started_at=now, http_status=http_status, bytes=len(body))
         if parsed.kind is Kind.UNKNOWN:
-            error = parsed.warnings[0].message
-            result = IngestResult(source.name, "error", error=error)
-            record = CheckRecord("error", now, http_status=http_status, bytes=len(body), error=error)
+            result = IngestResult(source.name, "error", error=parsed.warnings[0].message)
         elif snapshot_with_hash(session, source.id, parsed.content_hash) is not None:
             result = IngestResult(source.name, "unchanged", parsed.content_hash)
         elif isinstance(parsed, Feed):
@@ -126,9 +125,6 @@ def ingest(
         else:
             result = _write_page(session, source, parsed, body, now)
         ms = int((time.perf_counter() - started) * 1000)
-        add_check(
-            session,
-            source,
-            CheckRecord(result.outcome, now, ms, record.http_status, record.bytes, record.error, result.snapshot_id),
-        )
+        check = CheckRecord(result.outcome, now, ms, http_status, len(body), result.error, result.snapshot_id)
+        add_check(session, source, check)
     return result
