@@ -9,6 +9,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make run    - set up .venv and start the watcher"
 	@echo "make test   - lint, type-check and run the tests"
+	@echo "make demo   - replay the fixture history through a loopback server and watch it"
 	@echo "make bench  - print parser and history benchmarks"
 
 $(STAMP): pyproject.toml
@@ -29,10 +30,13 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.parse_bench
+	$(BIN)/python -m bench.history_bench
 
 run: $(STAMP)
-	$(BIN)/watcher db upgrade
-	$(BIN)/watcher run
+	$(BIN)/watcher run --config config/watcher.toml
+
+demo: $(STAMP)
+	$(BIN)/python -m watcher.demo
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.history_helpers import count, ingest_fixture
 from watcher.db.migrate import current, downgrade, upgrade
-from watcher.db.models import Base, Event, Snapshot
+from watcher.db.models import Base, Event, Snapshot, Source
+
+HEAD = "0003"
 
 
 def test_the_migrations_build_exactly_the_models_schema(engine: Engine) -> None:
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert diff == []
-    assert current(engine) == "0001"
+    assert current(engine) == HEAD
 
 
 def test_the_views_exist(engine: Engine) -> None:
@@ -35,4 +37,25 @@ def test_the_schema_downgrades_and_upgrades_again(engine: Engine) -> None:
     assert current(engine) is None
     assert "sources" not in inspect(engine).get_table_names()
     upgrade(engine)
-    assert current(engine) == "0001"
+    assert current(engine) == HEAD
+
+
+def test_the_service_columns_are_added_to_a_database_that_holds_version_0001_data(engine: Engine) -> None:
+    downgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO sources (name, kind, url, service, enabled, consecutive_failures, failing, created_at)"
+                " VALUES ('rekognition', 'page', 'https://docs.example.test/p.html', 'Amazon Rekognition',"
+                " true, 2, false, '2026-01-05 09:00:00')"
+            )
+        )
+    upgrade(engine)
+    with Session(engine) as session:
+        source = session.scalars(select(Source)).one()
+    assert (source.name, source.consecutive_failures, source.lease_owner, source.guide) == (
+        "rekognition",
+        2,
+        None,
+        None,
+    )

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, func, literal_column, or_, select
+from sqlalchemy.orm import Session, defer
 
-from watcher.canonical import actions_of
 from watcher.db.models import Event, EventAction, PolicyAction, PolicyVersion, Source
 from watcher.db.models import Policy as PolicyRow
-from watcher.diff import grants_of
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -24,19 +23,31 @@ def _like(pattern: str) -> str:
     return escaped.replace("*", "%").replace("?", "_")
 
 
-def event_row(event: Event, source: Source) -> dict[str, Any]:
-    payload = dict(event.payload)
+CHANGE_COLUMNS = (
+    Event.id,
+    Event.kind,
+    Event.policy,
+    Event.payload,
+    Event.detected_at,
+    Source.name,
+    Source.service,
+    Source.url,
+)
+
+
+def _change_row(row: Any) -> dict[str, Any]:
+    payload = dict(row[3])
     grants = payload.pop("grants", [])
     return {
-        "id": event.id,
-        "kind": event.kind,
-        "source": source.name,
-        "service": source.service,
-        "policy": event.policy,
+        "id": row[0],
+        "kind": row[1],
+        "source": row[5],
+        "service": row[6],
+        "policy": row[2],
         "actions": [action for _, action in grants],
         "grants": grants,
-        "detected_at": _iso(event.detected_at),
-        "url": source.url,
+        "detected_at": _iso(row[4]),
+        "url": row[7],
         "details": payload,
     }
 
@@ -44,7 +55,7 @@ def event_row(event: Event, source: Source) -> dict[str, Any]:
 def _changes_query(
     since: dt.datetime | None, service: str | None, policy: str | None, action: str | None, kind: str | None
 ) -> Any:
-    stmt = select(Event, Source).join(Source, Source.id == Event.source_id)
+    stmt = select(*CHANGE_COLUMNS).join(Source, Source.id == Event.source_id)
     if since is not None:
         stmt = stmt.where(Event.detected_at >= since)
     if service:
@@ -69,7 +80,7 @@ def changes(
     kind: str | None = None,
 ) -> list[dict[str, Any]]:
     """Events, oldest first, filtered; ``action`` is a glob (``s3:Put*``), case-insensitive."""
-    return [event_row(e, s) for e, s in session.execute(_changes_query(since, service, policy, action, kind))]
+    return [_change_row(r) for r in session.execute(_changes_query(since, service, policy, action, kind))]
 
 
 def when(session: Session, action: str) -> list[dict[str, Any]]:
@@ -80,14 +91,15 @@ def when(session: Session, action: str) -> list[dict[str, Any]]:
         condition = PolicyAction.action_lc.like(_like(wanted), escape="\\")
     else:
         service = wanted.split(":", 1)[0]
-        wildcard = and_(PolicyAction.service.in_([service, "*"]), PolicyAction.action_lc.contains("*"))
+        # a literal pattern, so that the partial index ix_policy_actions_wildcard applies (a bound one never does)
+        wildcard = and_(PolicyAction.service.in_([service, "*"]), PolicyAction.action_lc.like(literal_column("'%*%'")))
         condition = or_(PolicyAction.action_lc == wanted, wildcard)
     stmt = (
         select(PolicyAction, PolicyRow, Source)
         .join(PolicyRow, PolicyRow.id == PolicyAction.policy_id)
         .join(Source, Source.id == PolicyRow.source_id)
         .where(condition)
-        .order_by(PolicyRow.name, PolicyAction.granted_from)
+        .order_by(PolicyRow.name, PolicyAction.granted_from, PolicyAction.action_lc, PolicyAction.id)
     )
     rows = []
     for grant, policy, source in session.execute(stmt):
@@ -110,7 +122,9 @@ def when(session: Session, action: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _versions(session: Session, policy: str) -> list[tuple[PolicyVersion, PolicyRow, Source]]:
+def _versions(
+    session: Session, policy: str, *, documents: bool = True
+) -> list[tuple[PolicyVersion, PolicyRow, Source]]:
     stmt = (
         select(PolicyVersion, PolicyRow, Source)
         .join(PolicyRow, PolicyRow.id == PolicyVersion.policy_id)
@@ -118,20 +132,65 @@ def _versions(session: Session, policy: str) -> list[tuple[PolicyVersion, Policy
         .where(func.lower(PolicyRow.name) == policy.lower())
         .order_by(Source.name, PolicyVersion.valid_from, PolicyVersion.id)
     )
+    if not documents:
+        stmt = stmt.options(defer(PolicyVersion.document), defer(PolicyVersion.raw_json))
     return [(v, p, s) for v, p, s in session.execute(stmt)]
 
 
+def _grant_rows(session: Session, policy_ids: list[int]) -> dict[int, list[tuple[dt.datetime, bool, tuple[str, str]]]]:
+    """Per policy: (time, opens, (effect, action)) for every start and end of a grant interval, in time order."""
+    out: dict[int, list[tuple[dt.datetime, bool, tuple[str, str]]]] = defaultdict(list)
+    stmt = select(
+        PolicyAction.policy_id,
+        PolicyAction.effect,
+        PolicyAction.action,
+        PolicyAction.granted_from,
+        PolicyAction.granted_to,
+    ).where(PolicyAction.policy_id.in_(policy_ids))
+    for policy_id, effect, action, start, end in session.execute(stmt):
+        out[policy_id].append((start, True, (effect, action)))
+        if end is not None:
+            out[policy_id].append((end, False, (effect, action)))
+    for changes in out.values():
+        changes.sort(key=lambda c: c[0])
+    return out
+
+
 def history(session: Session, policy: str) -> list[dict[str, Any]]:
-    """The versions of ``policy`` (on every source that has it), each with what it added and removed."""
+    """The versions of ``policy`` (on every source that has it), each with what it added and removed.
+
+    What a version grants is read from the grant intervals open at its ``valid_from``, not from its document.
+    """
+    versions = _versions(session, policy, documents=False)
+    changes = _grant_rows(session, sorted({row.id for _, row, _ in versions}))
     out: list[dict[str, Any]] = []
-    previous: dict[str, set[tuple[str, str]]] = {}
-    for version, row, source in _versions(session, policy):
-        grants = set(grants_of(actions_of(version.document))) if version.document is not None else None
-        before = previous.get(source.name)
-        added = sorted(grants - before) if grants is not None and before is not None else []
-        removed = sorted(before - grants) if grants is not None and before is not None else []
-        if grants is not None:
-            previous[source.name] = grants
+    state: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    touched: dict[int, dict[tuple[str, str], bool]] = defaultdict(dict)
+    position: dict[int, int] = defaultdict(int)
+    known: set[int] = set()
+    for version, row, source in versions:
+        pending, grants, seen = changes.get(row.id, []), state[row.id], touched[row.id]
+        i = position[row.id]
+        while i < len(pending) and pending[i][0] <= version.valid_from:
+            _, opens, grant = pending[i]
+            seen.setdefault(grant, grant in grants)
+            if opens:
+                grants.add(grant)
+            else:
+                grants.discard(grant)
+            i += 1
+        position[row.id] = i
+        added: list[tuple[str, str]] = []
+        removed: list[tuple[str, str]] = []
+        first = False
+        if version.action_count is not None:
+            if row.id in known:
+                added = sorted(g for g, was in seen.items() if not was and g in grants)
+                removed = sorted(g for g, was in seen.items() if was and g not in grants)
+            else:
+                first = True
+                known.add(row.id)
+            seen.clear()
         out.append(
             {
                 "policy": row.name,
@@ -143,7 +202,7 @@ def history(session: Session, policy: str) -> list[dict[str, Any]]:
                 "action_count": version.action_count,
                 "added": [list(g) for g in added],
                 "removed": [list(g) for g in removed],
-                "first": before is None and grants is not None,
+                "first": first,
             }
         )
     return out

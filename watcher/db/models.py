@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -56,6 +57,14 @@ class Source(Base):
     last_success_at: Mapped[dt.datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     failing: Mapped[bool] = mapped_column(Boolean, default=False)
+    failing_since: Mapped[dt.datetime | None]
+    """Start of the current run of failures (the key of its one ``source_failing`` event)."""
+    last_body_sha256: Mapped[str | None] = mapped_column(String(64))
+    """A body identical to the last one fetched is not parsed again."""
+    guide: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime | None]
+    """Replicas sharing a database check a source only while they hold its lease."""
     created_at: Mapped[dt.datetime]
 
 
@@ -134,6 +143,10 @@ class PolicyVersion(Base):
     __table_args__ = (Index("ix_policy_versions_policy_valid", "policy_id", "valid_from"),)
 
 
+WILDCARD = text("action_lc LIKE '%*%'")
+"""The rows ``when`` looks up by service: few, so a partial index finds them without reading the service's others."""
+
+
 class PolicyAction(Base):
     """An interval during which a policy grants (or denies) an action: ``granted_to`` null means still."""
 
@@ -150,6 +163,7 @@ class PolicyAction(Base):
         Index("ix_policy_actions_action_lc", "action_lc"),
         Index("ix_policy_actions_service", "service"),
         Index("ix_policy_actions_policy_open", "policy_id", "granted_to"),
+        Index("ix_policy_actions_wildcard", "service", sqlite_where=WILDCARD, postgresql_where=WILDCARD),
     )
 
 

@@ -13,48 +13,12 @@ import sqlalchemy as sa
 from alembic import op
 
 import watcher.db.types
+from watcher.db.views import ACTION_CHANGES, POLICY_TIMELINE
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-ACTION_CHANGES = """
-CREATE VIEW action_changes AS
-SELECT e.detected_at AS detected_at,
-       s.service AS service,
-       s.name AS source,
-       e.policy AS policy,
-       ea.action AS action,
-       ea.effect AS effect,
-       CASE WHEN e.kind IN ('actions_added', 'policy_added') THEN 'added'
-            WHEN e.kind IN ('actions_removed', 'policy_removed') THEN 'removed'
-            ELSE e.kind END AS change,
-       e.kind AS event_kind,
-       e.id AS event_id
-FROM event_actions ea
-JOIN events e ON e.id = ea.event_id
-JOIN sources s ON s.id = e.source_id
-"""
-
-POLICY_TIMELINE = """
-CREATE VIEW policy_timeline AS
-SELECT s.name AS source,
-       s.service AS service,
-       p.name AS policy,
-       pv.valid_from AS valid_from,
-       pv.valid_to AS valid_to,
-       pv.status AS status,
-       pv.action_count AS action_count,
-       pv.doc_hash AS doc_hash,
-       s.url AS url,
-       pv.anchor AS anchor,
-       pv.id AS version_id
-FROM policy_versions pv
-JOIN policies p ON p.id = pv.policy_id
-JOIN sources s ON s.id = p.source_id
-"""
-
 
 def upgrade() -> None:
     op.create_table(
