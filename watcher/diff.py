@@ -30,6 +30,8 @@ class ChangeKind(StrEnum):
     PARSE_REPAIRED = "parse_repaired"
     PARSE_FAILED = "parse_failed"
     LAYOUT_SUSPECT = "layout_suspect"
+    SOURCE_FAILING = "source_failing"
+    SOURCE_RECOVERED = "source_recovered"
 
 
 Grant = tuple[str, str]

@@ -1,37 +1,367 @@
-"""The only module that talks HTTP. For now: one polite GET for ``watcher parse URL``.
+"""The only module that talks HTTP (DESIGN.md §6): a polite ``Fetcher`` for the service, ``get_once`` for the CLI.
 
-The scheduled service (conditional GET, retries, per-host limits) grows here in a later issue.
+``Fetcher.get`` never raises: every failure comes back as ``FetchResult.error``, one line, without URL
+credentials or query strings. One ``requests.Session`` per fetcher (connections are reused), TLS always
+verified, redirects followed by hand (each hop is checked and counts against the per-host limits).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+import email.utils
+import http
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import TracebackType
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import IncompleteRead, ReadTimeoutError
 
 from watcher import __version__
+from watcher.config import HttpSettings
 
-USER_AGENT = f"policy-watcher/{__version__} (+https://github.com/policy-watcher)"
+USER_AGENT = f"policy-watcher/{__version__} (+https://github.com/policy-watcher/policy-watcher)"
 MAX_BYTES = 10 * 1024 * 1024
+CONTENT_TYPES = frozenset(
+    "text/html application/xhtml+xml text/xml application/xml application/rss+xml application/atom+xml"
+    " text/plain text/markdown".split()
+)
+"""Accepted media types of a 200 (a missing Content-Type is accepted too)."""
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+_DRAIN = 64 * 1024
+"""Bodies of redirects and errors up to this size are read so that the connection can be reused."""
 
 
 class FetchError(Exception):
     """A URL could not be fetched; the message says why in one line."""
 
 
-def get_once(url: str, timeout: float = 20.0, max_bytes: int = MAX_BYTES) -> bytes:
-    """GET ``url`` (http or https only), refusing bodies larger than ``max_bytes``."""
-    if not url.lower().startswith(("http://", "https://")):
-        raise FetchError(f"only http and https URLs are fetched, not {url!r}")
+@dataclass(frozen=True)
+class FetchResult:
+    url: str
+    """The URL that answered last (after redirects)."""
+    status: int | None
+    """The final HTTP status, None if there was no response."""
+    body: bytes | None
+    """None on 304 or error."""
+    etag: str | None
+    """On a 304 without an ETag header, the ETag that was sent (still current)."""
+    last_modified: str | None
+    """On a 304 without a Last-Modified header, the date that was sent."""
+    content_type: str | None
+    not_modified: bool
+    error: str | None
+    """One line, no secrets; None on success and on 304."""
+    attempts: int
+    """Tries made (1 + retries used; redirect hops are part of one try; 0 if the URL was refused)."""
+    elapsed_ms: int
+    """By the fetcher's clock, waits and backoff included."""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and (self.not_modified or (self.status == 200 and self.body is not None))
+
+
+class _Failure(Exception):
+    def __init__(
+        self, message: str, url: str, *, retry: bool = False, status: int | None = None, wait: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message, self.url, self.retry, self.status, self.wait = message, url, retry, status, wait
+
+
+@dataclass
+class _Host:
+    """Requests to one host: a semaphore of ``per_host_concurrency`` slots and when the last one started."""
+
+    slots: threading.Semaphore
+    last_start: float | None = None
+
+
+class Fetcher:
+    """Polite GETs: retries with backoff, conditional requests, size cap, per-host concurrency and spacing.
+
+    Thread-safe: the service calls ``get`` from several threads; limits are shared by all its calls.
+    """
+
+    def __init__(
+        self,
+        settings: HttpSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self._clock, self._sleep, self._rng = clock, sleep, rng or random.Random()
+        self._lock = threading.Lock()
+        self._hosts: dict[str, _Host] = {}
+        self._global = threading.BoundedSemaphore(settings.concurrency)
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = settings.user_agent or USER_AGENT
+        self._session.verify = True  # always; REQUESTS_CA_BUNDLE may only name another CA bundle
+        self._timeout = (settings.connect_timeout, settings.read_timeout)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=settings.concurrency, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._session.close()
+
+    def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
+        start = self._clock()
+        attempts = 0
+
+        def failed(message: str, at: str, status: int | None = None) -> FetchResult:
+            ms = int((self._clock() - start) * 1000)
+            error = _one_line(message, (url, at))
+            return FetchResult(at, status, None, None, None, None, False, error, attempts, ms)
+
+        try:
+            problem = _refuse(url)
+            if problem:
+                return failed(problem, url)
+            headers: dict[str, str] = {}
+            if etag:
+                headers["If-None-Match"] = etag
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
+            while True:
+                attempts += 1
+                try:
+                    result = self._try(url, headers, etag, last_modified)
+                    ms = int((self._clock() - start) * 1000)
+                    return dataclasses.replace(result, attempts=attempts, elapsed_ms=ms)
+                except _Failure as failure:
+                    if not failure.retry or attempts > self.settings.retries:
+                        after = f" (after {attempts} attempts)" if attempts > 1 else ""
+                        return failed(failure.message + after, failure.url, failure.status)
+                    self._sleep(self._backoff(attempts, failure.wait))
+        except Exception as exc:  # errors never raise out of get()
+            return failed(f"unexpected error: {type(exc).__name__}: {exc}", url)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        cap = self.settings.backoff_max
+        if retry_after is not None:
+            return min(retry_after, cap)
+        delay = min(cap, self.settings.backoff * 2.0 ** (attempt - 1))
+        return min(cap, delay + self._rng.uniform(0, delay / 4))
+
+    def _try(self, url: str, headers: dict[str, str], etag: str | None, last_modified: str | None) -> FetchResult:
+        """One try: follow redirects to a final answer, or raise ``_Failure``."""
+        visited, current = {url}, url
+        while True:
+            with self._slot(urlsplit(current).hostname or ""):
+                try:
+                    response = self._session.get(
+                        current, headers=headers, timeout=self._timeout, stream=True, allow_redirects=False
+                    )
+                    try:
+                        code = response.status_code
+                        if code not in REDIRECTS:
+                            return self._final(current, response, etag, last_modified)
+                        location = response.headers.get("Location")
+                        _drain(response)
+                    finally:
+                        response.close()
+                except requests.RequestException as exc:
+                    message, retry = _describe(exc, self.settings)
+                    raise _Failure(message, current, retry=retry) from exc
+            if not location:
+                raise _Failure(f"HTTP {code} without a Location", current, status=code)
+            target = urljoin(current, location)
+            problem = _refuse(target)
+            if problem:
+                raise _Failure(f"redirect refused: {problem}", current, status=code)
+            if target in visited:
+                raise _Failure("redirect loop", current, status=code)
+            if len(visited) > self.settings.max_redirects:
+                raise _Failure(f"too many redirects (more than {self.settings.max_redirects})", current, status=code)
+            visited.add(target)
+            current = target
+
+    def _final(self, url: str, response: requests.Response, etag: str | None, last_modified: str | None) -> FetchResult:
+        code, h = response.status_code, response.headers
+        content_type = h.get("Content-Type") or None
+        if code == 304:
+            _drain(response)
+            etag, last_modified = h.get("ETag") or etag, h.get("Last-Modified") or last_modified
+            return FetchResult(url, 304, None, etag, last_modified, content_type, True, None, 0, 0)
+        if code != 200:
+            retry = code == 429 or code >= 500
+            wait = _retry_after(response) if retry else None
+            _drain(response)
+            raise _Failure(f"HTTP {code} {_phrase(code)}".rstrip(), url, retry=retry, status=code, wait=wait)
+        media = (content_type or "").split(";")[0].strip().lower()
+        if media and media not in CONTENT_TYPES:
+            raise _Failure(f"unexpected content type {media[:80]!r}", url, status=code)
+        body = self._read(url, response)
+        return FetchResult(url, 200, body, h.get("ETag"), h.get("Last-Modified"), content_type, False, None, 0, 0)
+
+    def _read(self, url: str, response: requests.Response) -> bytes:
+        cap = self.settings.max_bytes
+        declared = _int(response.headers.get("Content-Length"))
+        if declared is not None and declared > cap:
+            raise _Failure(f"larger than {cap} bytes (Content-Length {declared})", url, status=200)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                raise _Failure(f"larger than {cap} bytes", url, status=200)
+            chunks.append(chunk)
+        encoded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+        if declared is not None and not encoded and size < declared:
+            raise _Failure(f"truncated body ({size} of {declared} bytes)", url, retry=True, status=200)
+        return b"".join(chunks)
+
+    @contextmanager
+    def _slot(self, host: str) -> Iterator[None]:
+        """Hold a per-host and a global slot, starting at least ``per_host_min_interval`` after the last start."""
+        with self._lock:
+            state = self._hosts.get(host)
+            if state is None:
+                state = self._hosts[host] = _Host(threading.Semaphore(self.settings.per_host_concurrency))
+        with state.slots, self._global:
+            with self._lock:
+                now = self._clock()
+                earliest = now if state.last_start is None else state.last_start + self.settings.per_host_min_interval
+                begin = state.last_start = max(now, earliest)
+            if begin > now:
+                self._sleep(begin - now)
+            yield
+
+
+def _refuse(url: str) -> str | None:
+    """Why ``url`` is not fetched, or None."""
     try:
-        with requests.get(url, timeout=(5.0, timeout), stream=True, headers={"User-Agent": USER_AGENT}) as r:
-            if r.status_code >= 400:
-                raise FetchError(f"{url} answered HTTP {r.status_code}")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in r.iter_content(chunk_size=65536):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise FetchError(f"{url} is larger than {max_bytes} bytes")
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except requests.RequestException as exc:
-        raise FetchError(f"{url} could not be fetched: {exc.__class__.__name__}: {exc}") from exc
+        parts = urlsplit(url)
+    except ValueError:
+        return "not a valid URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"only http and https URLs are fetched, not {(parts.scheme or 'no scheme')[:20]!r}"
+    if not parts.hostname:
+        return "the URL has no host"
+    return None
+
+
+def _drain(response: requests.Response) -> None:
+    """Read a small unwanted body so that the connection goes back to the pool; a large one is dropped."""
+    size = 0
+    try:
+        for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > _DRAIN:
+                return
+    except requests.RequestException:
+        return
+
+
+def _describe(exc: requests.RequestException, settings: HttpSettings) -> tuple[str, bool]:
+    """A one-line reason for ``exc``, and whether another try may help."""
+    chain = _chain(exc)
+    if isinstance(exc, requests.ConnectTimeout):
+        return f"connect timeout ({settings.connect_timeout:g} s)", True
+    if isinstance(exc, requests.ReadTimeout) or any(isinstance(e, ReadTimeoutError) for e in chain):
+        return f"read timeout ({settings.read_timeout:g} s)", True
+    if any(isinstance(e, IncompleteRead) for e in chain):
+        return "truncated body (the connection closed before Content-Length bytes)", True
+    root = next((e for e in reversed(chain) if isinstance(e, OSError)), chain[-1])
+    reason = root.strerror if isinstance(root, OSError) and root.strerror else str(root) or type(root).__name__
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS error: {reason}", False
+    if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+        return f"connection failed: {type(root).__name__}: {reason}", True
+    return f"request failed: {type(exc).__name__}: {reason}", False
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it (``__cause__``, ``__context__``, urllib3's ``reason`` and wrapped args)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 20:
+        e = todo.pop(0)
+        if any(e is s for s in seen):
+            continue
+        seen.append(e)
+        causes = (getattr(e, "reason", None), e.__cause__, e.__context__, *e.args)
+        todo += [x for x in causes if isinstance(x, BaseException)]
+    return seen
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Retry-After in seconds (a number or an HTTP date), or None if absent or unreadable."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    when, now = _http_date(value), _http_date(response.headers.get("Date", "")) or dt.datetime.now(dt.UTC)
+    return None if when is None else max(0.0, (when - now).total_seconds())
+
+
+def _http_date(value: str) -> dt.datetime | None:
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.strip().isdigit() else None
+
+
+def _phrase(code: int) -> str:
+    try:
+        return http.HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
+def redact(url: str) -> str:
+    """``url`` without user info, query or fragment (safe to show)."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc.rpartition("@")[2]
+        return urlunsplit((parts.scheme, netloc, parts.path, "REDACTED" if parts.query else "", ""))
+    except ValueError:
+        return "<invalid URL>"
+
+
+def _one_line(message: str, urls: tuple[str, ...]) -> str:
+    """Collapse ``message`` to one short line without the user info or query of ``urls`` (or of any URL)."""
+    for url in urls:
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            continue
+        for secret in (parts.query, parts.fragment, parts.netloc.rpartition("@")[0]):
+            if secret:
+                message = message.replace(secret, "REDACTED")
+    message = re.sub(r"//[^/\s@]*@", "//", message)
+    message = re.sub(r"\?[^\s'\")]+", "?REDACTED", message)
+    return " ".join(message.split())[:300]
+
+
+def get_once(url: str, timeout: float = 20.0, max_bytes: int = MAX_BYTES) -> bytes:
+    """GET ``url`` (http or https) once, no retries; raise ``FetchError`` with a one-line reason."""
+    settings = HttpSettings(read_timeout=timeout, max_bytes=max_bytes, retries=0, per_host_min_interval=0)
+    with Fetcher(settings) as fetcher:
+        result = fetcher.get(url)
+    if result.error is not None or result.body is None:
+        raise FetchError(f"{redact(url)} could not be fetched: {result.error}")
+    return result.body

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -99,6 +100,10 @@ def _write_feed(session: Session, source: Source, feed: Feed, body: bytes, now: 
     return IngestResult(source.name, outcome, feed.content_hash, snapshot.id, [e.kind for e in events])
 
 
+AfterWrite = Callable[[Session, Source, "IngestResult"], "IngestResult"]
+"""Runs inside the ingest transaction (the checker records validators, health and lease there)."""
+
+
 def ingest(
     sessions: sessionmaker[Session],
     source_name: str,
@@ -107,24 +112,36 @@ def ingest(
     url: str,
     now: dt.datetime,
     http_status: int | None = None,
+    after_write: AfterWrite | None = None,
+    dry_run: bool = False,
 ) -> IngestResult:
-    """Feed one fetched body of ``source_name`` through the pipeline (one transaction)."""
+    """Feed one fetched body of ``source_name`` through the pipeline: one transaction, or none with ``dry_run``."""
     started = time.perf_counter()
     parsed = parse(body, url if "://" in url else None)
     service = parsed.service if isinstance(parsed, Page) else None
-    with sessions.begin() as session:
-        source = get_or_create_source(
-            session, source_name, kind=_source_kind(parsed), url=url, service=service, now=now
-        )
-        if parsed.kind is Kind.UNKNOWN:
-            result = IngestResult(source.name, "error", error=parsed.warnings[0].message)
-        elif snapshot_with_hash(session, source.id, parsed.content_hash) is not None:
-            result = IngestResult(source.name, "unchanged", parsed.content_hash)
-        elif isinstance(parsed, Feed):
-            result = _write_feed(session, source, parsed, body, now)
-        else:
-            result = _write_page(session, source, parsed, body, now)
-        ms = int((time.perf_counter() - started) * 1000)
-        check = CheckRecord(result.outcome, now, ms, http_status, len(body), result.error, result.snapshot_id)
-        add_check(session, source, check)
+    with sessions() as session:
+        try:
+            source = get_or_create_source(
+                session, source_name, kind=_source_kind(parsed), url=url, service=service, now=now
+            )
+            if parsed.kind is Kind.UNKNOWN:
+                result = IngestResult(source.name, "error", error=parsed.warnings[0].message)
+            elif snapshot_with_hash(session, source.id, parsed.content_hash) is not None:
+                result = IngestResult(source.name, "unchanged", parsed.content_hash)
+            elif isinstance(parsed, Feed):
+                result = _write_feed(session, source, parsed, body, now)
+            else:
+                result = _write_page(session, source, parsed, body, now)
+            ms = int((time.perf_counter() - started) * 1000)
+            check = CheckRecord(result.outcome, now, ms, http_status, len(body), result.error, result.snapshot_id)
+            add_check(session, source, check)
+            if after_write is not None:
+                result = after_write(session, source, result)
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()
+        except BaseException:
+            session.rollback()
+            raise
     return result

@@ -7,7 +7,7 @@ import hashlib
 import zlib
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from watcher.db.models import Blob, Check, Snapshot, Source
@@ -112,3 +112,40 @@ def add_check(session: Session, source: Source, record: CheckRecord) -> None:
     source.last_checked_at = record.started_at
     if record.outcome != "error":
         source.last_success_at = record.started_at
+
+
+def sync_source(
+    session: Session, *, name: str, kind: str, url: str, service: str | None, guide: str | None, now: dt.datetime
+) -> Source:
+    """The source row for a configured source: created, or brought in line with the config."""
+    source = get_or_create_source(session, name, kind=kind, url=url, service=service, now=now)
+    if source.url != url:
+        source.url = url
+        source.etag = source.last_modified = source.last_body_sha256 = None  # validators of another URL
+    source.kind, source.guide = kind, guide
+    if service:
+        source.service = service
+    return source
+
+
+def take_lease(
+    session: Session, source_id: int, owner: str, now: dt.datetime, ttl: dt.timedelta, fresh_for: dt.timedelta | None
+) -> bool:
+    """Claim the right to check a source (conditional UPDATE, so it works on SQLite and PostgreSQL).
+
+    Fails while another replica holds an unexpired lease, or, with ``fresh_for``, while the source was
+    checked more recently than that (another replica just did it).
+    """
+    free = or_(Source.lease_until.is_(None), Source.lease_until < now, Source.lease_owner == owner)
+    conditions = [Source.id == source_id, free]
+    if fresh_for is not None:
+        conditions.append(or_(Source.last_checked_at.is_(None), Source.last_checked_at <= now - fresh_for))
+    stmt = update(Source).where(*conditions).values(lease_owner=owner, lease_until=now + ttl)
+    result = session.execute(stmt.execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
+def release_lease(source: Source, owner: str) -> None:
+    if source.lease_owner == owner:
+        source.lease_owner = None
+        source.lease_until = None

@@ -1,0 +1,157 @@
+"""One check of a configured source against a real loopback server and a real database (both backends)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import REKOGNITION
+from tests.history_helpers import count
+from tests.loopback import Close, Loopback, Reply, loopback
+from watcher.checker import Checker
+from watcher.config import Settings, SourceSettings
+from watcher.db.models import Check, Event, Snapshot, Source
+from watcher.fetch import Fetcher
+
+V1 = (REKOGNITION / "page-v1.html").read_bytes()
+V2 = (REKOGNITION / "page-v2.html").read_bytes()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, hours: float) -> None:
+        self.now += dt.timedelta(hours=hours)
+
+
+@pytest.fixture
+def server() -> Iterator[Loopback]:
+    with loopback() as s:
+        yield s
+
+
+def _settings(server: Loopback) -> Settings:
+    return Settings.model_validate(
+        {
+            "http": {"retries": 0, "per_host_min_interval": 0},
+            "defaults": {"interval": 3600, "failure_threshold": 3},
+            "sources": [{"name": "rekognition", "url": server.url("/page.html"), "kind": "page"}],
+        }
+    )
+
+
+@pytest.fixture
+def checker(sessions: sessionmaker[Session], server: Loopback) -> Iterator[tuple[Checker, Clock, SourceSettings]]:
+    settings = _settings(server)
+    clock = Clock()
+    with Fetcher(settings.http) as fetcher:
+        yield Checker(settings, sessions, fetcher, owner="test", clock=clock), clock, settings.sources[0]
+
+
+def _outcomes(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as session:
+        return list(session.scalars(select(Check.outcome).order_by(Check.id)))
+
+
+def test_a_304_is_not_modified_and_adds_only_a_check_row(
+    checker: tuple[Checker, Clock, SourceSettings], server: Loopback, sessions: sessionmaker[Session]
+) -> None:
+    check, clock, source = checker
+    server.script("/page.html", Reply(200, V1, headers={"ETag": '"v1"'}), Reply(304, headers={"ETag": '"v1"'}))
+    assert check.check(source).outcome == "baseline"
+    clock.advance(1)
+    result = check.check(source)
+    assert (result.outcome, result.status) == ("not_modified", 304)
+    assert server.requests[-1].header("If-None-Match") == '"v1"'
+    assert (count(sessions, Snapshot), count(sessions, Event), _outcomes(sessions)) == (
+        1,
+        1,
+        ["baseline", "not_modified"],
+    )
+
+
+def test_an_identical_body_is_not_parsed_again(
+    checker: tuple[Checker, Clock, SourceSettings], server: Loopback, sessions: sessionmaker[Session]
+) -> None:
+    check, clock, source = checker
+    server.script("/page.html", Reply(200, V1))
+    check.check(source)
+    clock.advance(1)
+    assert check.check(source).outcome == "unchanged"
+    assert _outcomes(sessions) == ["baseline", "unchanged"]
+
+
+def test_a_change_is_ingested_with_its_events(checker: tuple[Checker, Clock, SourceSettings], server: Loopback) -> None:
+    check, clock, source = checker
+    server.script("/page.html", Reply(200, V1), Reply(200, V2))
+    check.check(source)
+    clock.advance(1)
+    result = check.check(source)
+    assert (result.outcome, result.events) == ("changed", ["actions_added", "update_row_added"])
+
+
+def test_failures_alert_once_after_the_threshold_and_recovery_once(
+    checker: tuple[Checker, Clock, SourceSettings], server: Loopback, sessions: sessionmaker[Session]
+) -> None:
+    check, clock, source = checker
+    server.script("/page.html", Reply(200, V1), Reply(503), Reply(503), Reply(503), Reply(503), Close(), Reply(200, V1))
+    events = []
+    for _ in range(7):
+        events.append(check.check(source).events)
+        clock.advance(1)
+    assert events == [["baseline"], [], [], ["source_failing"], [], [], ["source_recovered"]]
+    assert _outcomes(sessions) == ["baseline", "error", "error", "error", "error", "error", "unchanged"]
+    with sessions() as session:
+        src = session.scalars(select(Source)).one()
+        assert (src.consecutive_failures, src.failing, src.failing_since) == (0, False, None)
+    assert "removed" not in str(events)
+
+
+def test_a_failure_is_never_an_actions_removed_alert(
+    checker: tuple[Checker, Clock, SourceSettings], server: Loopback, sessions: sessionmaker[Session]
+) -> None:
+    check, clock, source = checker
+    server.script("/page.html", Reply(200, V1), Reply(200, b"<html><body>Service Unavailable</body></html>"))
+    check.check(source)
+    clock.advance(1)
+    result = check.check(source)
+    assert result.events == ["layout_suspect"]
+
+
+def test_a_source_leased_by_another_replica_is_skipped(
+    checker: tuple[Checker, Clock, SourceSettings], server: Loopback, sessions: sessionmaker[Session]
+) -> None:
+    check, clock, source = checker
+    server.script("/page.html", Reply(200, V1))
+    other = Checker(check.settings, sessions, check.fetcher, owner="other", clock=clock)
+    with sessions.begin() as session:
+        session.add(
+            Source(
+                name="rekognition", kind="page", url=source.url, created_at=clock.now,
+                lease_owner="other", lease_until=clock.now + dt.timedelta(minutes=5),
+            )
+        )  # fmt: skip
+    assert check.check(source).outcome == "skipped"
+    assert server.count("/page.html") == 0
+    assert other.check(source).outcome == "baseline"  # the holder checks, and releases the lease
+    clock.advance(0.1)
+    assert check.check(source).outcome == "skipped"  # just checked by the other replica
+    assert check.check(source, force=True).outcome == "unchanged"
+
+
+def test_a_dry_run_writes_nothing(
+    checker: tuple[Checker, Clock, SourceSettings], server: Loopback, sessions: sessionmaker[Session]
+) -> None:
+    check, _, source = checker
+    server.script("/page.html", Reply(200, V1))
+    result = check.check(source, dry_run=True)
+    assert (result.outcome, result.events) == ("baseline", ["baseline"])
+    assert (count(sessions, Source), count(sessions, Check), count(sessions, Snapshot)) == (0, 0, 0)

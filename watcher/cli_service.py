@@ -1,0 +1,129 @@
+"""``watcher run`` (the service) and ``watcher check`` (one cycle now)."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy.exc import OperationalError
+
+from watcher.checker import Checker, CheckOutcome
+from watcher.config import ConfigError, Settings, load_settings
+from watcher.db.engine import make_engine, session_factory
+from watcher.db.migrate import upgrade
+from watcher.fetch import Fetcher
+from watcher.observe import Metrics, StatusServer, configure_logging
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (default: config/watcher.toml).",
+)
+
+
+def _settings(path: Path | None) -> Settings:
+    try:
+        return load_settings(path)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    checker: Checker
+    fetcher: Fetcher
+
+
+@contextmanager
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    """Database migrated and a fetcher open, for as long as the command runs."""
+    engine = make_engine(settings.database.url)
+    try:
+        upgrade(engine)
+    except OperationalError as exc:
+        click.echo(f"error: cannot open the database at {settings.database.url}: {exc.orig}", err=True)
+        sys.exit(2)
+    fetcher = Fetcher(settings.http)
+    try:
+        yield Runtime(settings, Checker(settings, session_factory(engine), fetcher), fetcher)
+    finally:
+        fetcher.close()
+        engine.dispose()
+
+
+@click.command()
+@config_option
+@click.option("--log-format", type=click.Choice(["text", "json"]), help="Log lines as text or JSON (containers).")
+def run(config_path: Path | None, log_format: str | None) -> None:
+    """Start the watcher: check every source on its schedule until SIGTERM or Ctrl-C.
+
+    Example: watcher run --config config/watcher.toml
+    """
+    from watcher.service import Service
+
+    settings = _settings(config_path)
+    configure_logging(log_format or settings.service.log_format)
+    with runtime(settings) as rt:
+        metrics = Metrics()
+        service = Service(settings, rt.checker.sessions, rt.checker, metrics)
+        status = StatusServer(settings.service.listen_host, settings.service.listen_port, metrics, service.healthy)
+        status.start()
+        click.echo(f"status on http://{settings.service.listen_host}:{status.port}/healthz and /metrics", err=True)
+        try:
+            service.run_forever()
+        finally:
+            status.stop()
+
+
+def _summary(outcomes: list[CheckOutcome]) -> str:
+    counts = Counter(o.outcome for o in outcomes)
+    changed = counts["changed"] + counts["baseline"] + counts["suspect"]
+    parts = [
+        f"checked {len(outcomes) - counts['skipped']}",
+        f"not modified {counts['not_modified']}",
+        f"unchanged {counts['unchanged']}",
+        f"changed {changed}",
+        f"errors {counts['error']}",
+    ]
+    return ", ".join(parts)
+
+
+@click.command()
+@config_option
+@click.option("--source", "names", multiple=True, help="Check only this source (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Fetch and compare, but write nothing to the database.")
+def check(config_path: Path | None, names: tuple[str, ...], dry_run: bool) -> None:
+    """Check the configured sources once, now, and print a summary.
+
+    Example: watcher check --source rekognition-policies --dry-run
+    """
+    settings = _settings(config_path)
+    sources = [s for s in settings.enabled_sources() if not names or s.name in names]
+    unknown = set(names) - {s.name for s in settings.sources}
+    if unknown:
+        click.echo(f"error: no source named {', '.join(sorted(unknown))} in the config", err=True)
+        sys.exit(2)
+    console = Console(stderr=True)
+    outcomes: list[CheckOutcome] = []
+    with runtime(settings) as rt, Progress(console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task("checking", total=len(sources))
+        for source in sources:
+            outcome = rt.checker.check(source, force=True, dry_run=dry_run)
+            outcomes.append(outcome)
+            detail = f" {', '.join(outcome.events)}" if outcome.events else ""
+            error = f" ({outcome.error})" if outcome.error else ""
+            click.echo(f"{source.name}: {outcome.outcome}{detail}{error}")
+            progress.advance(task)
+    click.echo(_summary(outcomes) + (" (dry run: nothing written)" if dry_run else ""))
+    if outcomes and all(o.outcome == "error" for o in outcomes):
+        sys.exit(1)

@@ -1,0 +1,156 @@
+"""The long-running service: APScheduler 3 jobs, one per source, over the checker.
+
+Jobs run at an interval with jitter, one instance at a time, coalescing missed runs. At start a
+source whose last check is older than its interval runs at once. A new feed item checks the pages
+of that guide at once. SIGTERM or SIGINT finishes the check in flight and returns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from watcher.checker import Checker, CheckOutcome
+from watcher.config import Settings, SourceSettings
+from watcher.db.models import Source
+from watcher.observe import Metrics, log_check
+
+log = logging.getLogger("watcher.service")
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    name: str
+    interval: int
+    next_run_time: dt.datetime
+
+
+def plan_jobs(
+    sources: Iterable[SourceSettings],
+    last_checked: dict[str, dt.datetime | None],
+    now: dt.datetime,
+    interval_of: Callable[[SourceSettings], int],
+) -> list[JobPlan]:
+    """When each source runs first: now if it is due (never checked, or older than its interval)."""
+    plans = []
+    for source in sources:
+        interval = interval_of(source)
+        last = last_checked.get(source.name)
+        due = last is None or last + dt.timedelta(seconds=interval) <= now
+        first = now if due or last is None else last + dt.timedelta(seconds=interval)
+        plans.append(JobPlan(source.name, interval, first))
+    return plans
+
+
+def pages_of_guide(sources: Iterable[SourceSettings], feed: SourceSettings) -> list[str]:
+    return [s.name for s in sources if s.kind == "page" and s.enabled and s.guide == feed.guide]
+
+
+class Service:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        checker: Checker,
+        metrics: Metrics,
+        scheduler: BaseScheduler | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.checker = checker
+        self.metrics = metrics
+        self.sources = {s.name: s for s in settings.enabled_sources()}
+        self.scheduler = scheduler or BlockingScheduler(
+            executors={"default": ThreadPoolExecutor(settings.http.concurrency)}, timezone=dt.UTC
+        )
+        self._forced: set[str] = set()
+        self._lock = threading.Lock()
+
+    def last_checked(self) -> dict[str, dt.datetime | None]:
+        with self.sessions() as session:
+            rows = session.execute(select(Source.name, Source.last_checked_at)).all()
+        return {name: last for name, last in rows}
+
+    def install_jobs(self, now: dt.datetime) -> list[JobPlan]:
+        plans = plan_jobs(self.sources.values(), self.last_checked(), now, self.settings.interval_of)
+        for plan in plans:
+            self.scheduler.add_job(
+                self.run_source,
+                IntervalTrigger(seconds=plan.interval, jitter=self.settings.defaults.jitter, timezone=dt.UTC),
+                args=[plan.name],
+                id=plan.name,
+                name=plan.name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=self.settings.defaults.misfire_grace,
+                next_run_time=plan.next_run_time,
+                replace_existing=True,
+            )
+        return plans
+
+    def run_source(self, name: str) -> CheckOutcome:
+        """The job: one check, logged and counted; a new feed item brings the guide's pages forward."""
+        config = self.sources[name]
+        with self._lock:
+            force = name in self._forced
+            self._forced.discard(name)
+        try:
+            outcome = self.checker.check(config, force=force)
+        except Exception:
+            log.exception("check of %s failed unexpectedly", name)
+            self.metrics.record(name, "error", [], self.checker.clock())
+            return CheckOutcome(name, "error", error="internal error (see log)")
+        if outcome.outcome != "skipped":
+            log_check(name, outcome.outcome, outcome.status, outcome.ms, outcome.bytes, outcome.error)
+        self.metrics.record(name, outcome.outcome, outcome.events, self.checker.clock())
+        if "feed_item_added" in outcome.events:
+            self.trigger(pages_of_guide(self.sources.values(), config))
+        return outcome
+
+    def trigger(self, names: Iterable[str]) -> None:
+        now = self.checker.clock()
+        for name in names:
+            with self._lock:
+                self._forced.add(name)
+            if self.scheduler.get_job(name) is not None:
+                self.scheduler.modify_job(name, next_run_time=now)
+                log.info("new feed item: checking %s now", name)
+
+    def healthy(self) -> tuple[bool, str]:
+        if not self.scheduler.running:
+            return False, "scheduler not running"
+        try:
+            with self.sessions() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # the database is down: say so, never raise from the probe
+            return False, f"database unavailable: {exc.__class__.__name__}"
+        return True, "ok"
+
+    def stop(self, *_: object) -> None:
+        """Finish the check in flight, then stop (the signal handler)."""
+        log.info("stopping: finishing the checks in flight")
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+    def run_forever(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            threading.Thread(target=self.stop, name="shutdown").start()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+        self.install_jobs(self.checker.clock())
+        log.info("watching %d sources", len(self.sources))
+        self.scheduler.start()
+        log.info("stopped")
