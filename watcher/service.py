@@ -112,8 +112,7 @@ class Service:
             log.exception("check of %s failed unexpectedly", name)
             self.metrics.record(name, "error", [], self.checker.clock())
             return CheckOutcome(name, "error", error="internal error (see log)")
-        if outcome.outcome != "skipped":
-            log_check(name, outcome.outcome, outcome.status, outcome.ms, outcome.bytes, outcome.error)
+        log_check(name, outcome.outcome, outcome.status, outcome.ms, outcome.bytes, outcome.error)
         self.metrics.record(name, outcome.outcome, outcome.events, self.checker.clock())
         if "feed_item_added" in outcome.events:
             self.trigger(pages_of_guide(self.sources.values(), config))

@@ -8,6 +8,9 @@ import zlib
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from watcher.db.models import Blob, Check, Snapshot, Source
@@ -21,9 +24,12 @@ def get_or_create_source(
     """The source called ``name``; created on first use (``watcher ingest`` of a new name)."""
     source = session.scalars(select(Source).where(Source.name == name)).one_or_none()
     if source is None:
-        source = Source(name=name, kind=kind, url=url, service=service, created_at=now)
-        session.add(source)
-        session.flush()
+        try:
+            with session.begin_nested():  # another replica may create it at the same moment
+                source = Source(name=name, kind=kind, url=url, service=service, created_at=now)
+                session.add(source)
+        except IntegrityError:
+            source = session.scalars(select(Source).where(Source.name == name)).one()
     elif source.service is None and service:
         source.service = service
     return source
@@ -50,9 +56,12 @@ def baseline(session: Session, source_id: int) -> Snapshot | None:
 
 
 def store_blob(session: Session, body: bytes) -> str:
+    """Store ``body`` once per sha256; concurrent checks of sources that serve the same body both succeed."""
     digest = hashlib.sha256(body).hexdigest()
     if session.get(Blob, digest) is None:
-        session.add(Blob(sha256=digest, size=len(body), data=zlib.compress(body, 6)))
+        values = {"sha256": digest, "size": len(body), "data": zlib.compress(body, 6)}
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(Blob).values(values).on_conflict_do_nothing(index_elements=["sha256"]))
     return digest
 
 

@@ -1,0 +1,150 @@
+"""The scheduled service: job plans, APScheduler job settings, feed-triggered checks, /healthz and /metrics.
+
+APScheduler runs paused here (jobs planned, nothing executed) and time is injected: nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import pytest
+import requests
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from watcher.checker import CheckOutcome
+from watcher.config import Settings, SourceSettings
+from watcher.observe import Metrics, StatusServer
+from watcher.service import JobPlan, Service, pages_of_guide, plan_jobs
+
+NOW = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)
+BASE = "https://docs.example.test/rekognition/latest/dg/"
+
+
+def _settings() -> Settings:
+    return Settings.model_validate(
+        {
+            "defaults": {"interval": 3600, "jitter": 60, "misfire_grace": 300},
+            "sources": [
+                {"name": "rek-page", "url": BASE + "security-iam-awsmanpol.html", "kind": "page"},
+                {"name": "rek-other-page", "url": BASE + "other.html", "kind": "page", "interval": "30m"},
+                {"name": "rek-feed", "url": BASE + "doc-history.rss", "kind": "feed"},
+                {
+                    "name": "s3-page",
+                    "url": "https://docs.example.test/AmazonS3/latest/userguide/p.html",
+                    "kind": "page",
+                },
+            ],
+        }
+    )
+
+
+def test_sources_never_checked_or_overdue_run_at_start_and_the_rest_when_due() -> None:
+    settings = _settings()
+    last = {"rek-page": NOW - dt.timedelta(hours=2), "rek-other-page": NOW - dt.timedelta(minutes=10)}
+    plans = plan_jobs(settings.sources, last, NOW, settings.interval_of)
+    assert plans == [
+        JobPlan("rek-page", 3600, NOW),
+        JobPlan("rek-other-page", 1800, NOW + dt.timedelta(minutes=20)),
+        JobPlan("rek-feed", 3600, NOW),
+        JobPlan("s3-page", 3600, NOW),
+    ]
+
+
+def test_the_pages_of_a_feeds_guide_are_its_siblings_only() -> None:
+    settings = _settings()
+    feed = settings.sources[2]
+    assert pages_of_guide(settings.sources, feed) == ["rek-page", "rek-other-page"]
+
+
+class FakeChecker:
+    """Answers checks from a table; records what was asked (the service's only collaborator)."""
+
+    def __init__(self, outcomes: dict[str, CheckOutcome]) -> None:
+        self.outcomes = outcomes
+        self.calls: list[tuple[str, bool]] = []
+
+    def clock(self) -> dt.datetime:
+        return NOW
+
+    def check(self, config: SourceSettings, *, force: bool = False, dry_run: bool = False) -> CheckOutcome:
+        self.calls.append((config.name, force))
+        return self.outcomes.get(config.name, CheckOutcome(config.name, "unchanged", 200))
+
+
+@pytest.fixture
+def paused() -> Iterator[BackgroundScheduler]:
+    scheduler = BackgroundScheduler(timezone=dt.UTC)
+    scheduler.start(paused=True)
+    yield scheduler
+    if scheduler.running:
+        scheduler.shutdown(wait=False)
+
+
+def _service(sessions: sessionmaker[Session], checker: FakeChecker, scheduler: BackgroundScheduler) -> Service:
+    return Service(_settings(), sessions, checker, Metrics(), scheduler)  # type: ignore[arg-type]
+
+
+def test_jobs_run_one_at_a_time_coalesce_and_tolerate_misfires(
+    sessions: sessionmaker[Session], paused: BackgroundScheduler
+) -> None:
+    service = _service(sessions, FakeChecker({}), paused)
+    service.install_jobs(NOW)
+    jobs = {job.id: job for job in paused.get_jobs()}
+    assert sorted(jobs) == ["rek-feed", "rek-other-page", "rek-page", "s3-page"]
+    job = jobs["rek-other-page"]
+    assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 300)
+    assert (job.trigger.interval, job.trigger.jitter) == (dt.timedelta(minutes=30), 60)
+    assert jobs["rek-page"].next_run_time == NOW  # never checked: catch up at once
+
+
+def test_a_new_feed_item_checks_the_guides_pages_at_once(
+    sessions: sessionmaker[Session], paused: BackgroundScheduler
+) -> None:
+    checker = FakeChecker({"rek-feed": CheckOutcome("rek-feed", "changed", 200, events=["feed_item_added"])})
+    service = _service(sessions, checker, paused)
+    service.install_jobs(NOW + dt.timedelta(hours=5))
+    service.run_source("rek-feed")
+    jobs = {job.id: job for job in paused.get_jobs()}
+    assert jobs["rek-page"].next_run_time == NOW
+    assert jobs["rek-other-page"].next_run_time == NOW
+    assert jobs["s3-page"].next_run_time == NOW + dt.timedelta(hours=5)
+    service.run_source("rek-page")
+    service.run_source("rek-page")
+    assert checker.calls == [("rek-feed", False), ("rek-page", True), ("rek-page", False)]  # forced once
+
+
+def test_a_crashing_check_is_logged_and_counted_not_raised(
+    sessions: sessionmaker[Session], paused: BackgroundScheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken(FakeChecker):
+        def check(self, config: SourceSettings, *, force: bool = False, dry_run: bool = False) -> CheckOutcome:
+            raise RuntimeError("boom")
+
+    service = _service(sessions, Broken({}), paused)
+    assert service.run_source("rek-page").outcome == "error"
+    assert "check of rek-page failed unexpectedly" in caplog.text
+
+
+def test_healthz_answers_200_while_the_scheduler_runs_and_the_database_answers(
+    sessions: sessionmaker[Session], paused: BackgroundScheduler
+) -> None:
+    metrics = Metrics()
+    service = Service(_settings(), sessions, FakeChecker({}), metrics, paused)  # type: ignore[arg-type]
+    service.run_source("rek-page")
+    status = StatusServer("127.0.0.1", 0, metrics, service.healthy)
+    status.start()
+    try:
+        base = f"http://127.0.0.1:{status.port}"
+        healthy = requests.get(base + "/healthz", timeout=5)
+        assert (healthy.status_code, healthy.text) == (200, "ok\n")
+        body = requests.get(base + "/metrics", timeout=5).text
+        assert 'watcher_checks_total{outcome="unchanged",source="rek-page"} 1.0' in body
+        assert 'watcher_consecutive_failures{source="rek-page"} 0.0' in body
+        paused.shutdown(wait=False)
+        down = requests.get(base + "/healthz", timeout=5)
+        assert (down.status_code, down.text) == (503, "scheduler not running\n")
+        assert requests.get(base + "/nope", timeout=5).status_code == 404
+    finally:
+        status.stop()

@@ -1,0 +1,144 @@
+"""``watcher run`` as a real process: SIGTERM finishes the check in flight; replicas share one database.
+
+Each process's log is read line by line from a thread into a queue, so the tests wait on what the
+service says it did, never on the clock.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import REKOGNITION
+from tests.history_helpers import count
+from tests.loopback import Loopback, Reply, loopback
+from watcher.db.models import Check, Event, Snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 60.0
+
+
+class Running:
+    """A ``watcher run`` subprocess whose stderr lines arrive in a queue."""
+
+    def __init__(self, config: Path) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "watcher", "run", "--config", str(config)],
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"},
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str) -> str:
+        """The first line said so far containing ``text``, or the next one; fails after TIMEOUT seconds."""
+        for line in self.seen:
+            if text in line:
+                return line
+        while True:
+            try:
+                line = self.lines.get(timeout=TIMEOUT)
+            except queue.Empty:
+                pytest.fail(f"the service never said {text!r}; it said: {self.seen[-20:]}")
+            self.seen.append(line)
+            if text in line:
+                return line
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=TIMEOUT)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _config(tmp_path: Path, db_url: str, server: Loopback, names: list[str]) -> Path:
+    sources = "\n".join(
+        f'[[sources]]\nname = "{n}"\nurl = "{server.url("/" + n + ".html")}"\nkind = "page"\n' for n in names
+    )
+    text = f"""
+[database]
+url = "{db_url}"
+[http]
+retries = 0
+per_host_min_interval = 0
+[defaults]
+interval = "1h"
+jitter = 0
+[service]
+listen_port = 0
+{sources}
+"""
+    path = tmp_path / "watcher.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def server() -> Iterator[Loopback]:
+    with loopback() as s:
+        yield s
+
+
+def test_sigterm_finishes_the_check_in_flight_and_exits_0(
+    tmp_path: Path, db_url: str, sessions: sessionmaker[Session], server: Loopback
+) -> None:
+    gate = threading.Event()
+    server.script("/rekognition.html", Reply(200, (REKOGNITION / "page-v1.html").read_bytes(), gate=gate))
+    service = Running(_config(tmp_path, db_url, server, ["rekognition"]))
+    try:
+        service.wait_for("watching 1 sources")
+        assert server.wait_in_flight(1)  # the check is in flight, its answer held back
+        service.process.send_signal(signal.SIGTERM)
+        service.wait_for("stopping")
+        service.seen.clear()
+        gate.set()
+        assert service.process.wait(timeout=TIMEOUT) == 0
+    finally:
+        gate.set()
+        service.kill()
+    assert "outcome=baseline" in " ".join(service.seen) or count(sessions, Snapshot) == 1
+    assert (count(sessions, Snapshot), count(sessions, Check), count(sessions, Event)) == (1, 1, 1)
+
+
+def test_two_replicas_on_one_database_check_each_source_once(
+    tmp_path: Path, pg_url: str, db_url: str, sessions: sessionmaker[Session], server: Loopback
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("replicas share a PostgreSQL database")
+    names = ["rekognition", "s3", "lambda"]
+    for name in names:
+        server.script(f"/{name}.html", Reply(200, (REKOGNITION / "page-v1.html").read_bytes()))
+    config = _config(tmp_path, db_url, server, names)
+    replicas = [Running(config), Running(config)]
+    try:
+        for replica in replicas:
+            for name in names:
+                replica.wait_for(f"check source={name} ")
+        assert [replica.stop() for replica in replicas] == [0, 0]
+    finally:
+        for replica in replicas:
+            replica.kill()
+    assert [server.count(f"/{n}.html") for n in names] == [1, 1, 1]
+    assert (count(sessions, Snapshot), count(sessions, Event), count(sessions, Check)) == (3, 3, 3)
