@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import FrameType
 
@@ -39,7 +39,7 @@ class JobPlan:
 
 def plan_jobs(
     sources: Iterable[SourceSettings],
-    last_checked: dict[str, dt.datetime | None],
+    last_checked: Mapping[str, dt.datetime | None],
     now: dt.datetime,
     interval_of: Callable[[SourceSettings], int],
 ) -> list[JobPlan]:
