@@ -93,8 +93,8 @@ def serve(replay: Replay) -> ThreadingHTTPServer:
     return server
 
 
-def demo_settings(base: str, database_url: str) -> Settings:
-    """Two-second checks (below the minimum a real config may set), no jitter."""
+def demo_settings(base: str, database_url: str, interval: int = 2) -> Settings:
+    """Checks every ``interval`` seconds (below the minimum a real config may set), no jitter."""
     sources = [
         SourceSettings(name="rekognition-policies", url=base + PAGE, kind="page", service="Amazon Rekognition"),
         SourceSettings(name="rekognition-history", url=base + FEED, kind="feed", service="Amazon Rekognition"),
@@ -102,11 +102,11 @@ def demo_settings(base: str, database_url: str) -> Settings:
     ]
     http = {"retries": 0, "per_host_min_interval": 0}
     settings = Settings.model_validate({"database": {"url": database_url}, "http": http, "sources": []})
-    defaults = Defaults.model_construct(interval=2, jitter=0, failure_threshold=3, misfire_grace=30)
+    defaults = Defaults.model_construct(interval=interval, jitter=0, failure_threshold=3, misfire_grace=30)
     return settings.model_copy(update={"sources": sources, "defaults": defaults})
 
 
-def main(fixtures: Path = Path("tests/fixtures/rekognition"), timeout: float = 60.0) -> int:
+def main(fixtures: Path = Path("tests/fixtures/rekognition"), timeout: float = 60.0, interval: int = 2) -> int:
     console = Console(width=max(Console().width, 150))
     configure_logging("text")
     replay = Replay(
@@ -116,7 +116,7 @@ def main(fixtures: Path = Path("tests/fixtures/rekognition"), timeout: float = 6
     server = serve(replay)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     with tempfile.TemporaryDirectory() as tmp:
-        settings = demo_settings(base, f"sqlite:///{tmp}/demo.db")
+        settings = demo_settings(base, f"sqlite:///{tmp}/demo.db", interval)
         engine = make_engine(settings.database.url)
         upgrade(engine)
         sessions = session_factory(engine)
