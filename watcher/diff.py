@@ -32,6 +32,7 @@ class ChangeKind(StrEnum):
     LAYOUT_SUSPECT = "layout_suspect"
     SOURCE_FAILING = "source_failing"
     SOURCE_RECOVERED = "source_recovered"
+    DELIVERY_DEAD = "delivery_dead"
 
 
 Grant = tuple[str, str]

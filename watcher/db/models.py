@@ -222,3 +222,39 @@ class EventAction(Base):
     action: Mapped[str] = mapped_column(String(300))
     action_lc: Mapped[str] = mapped_column(String(300), index=True)
     effect: Mapped[str] = mapped_column(String(10))
+
+
+class Delivery(Base):
+    """One message to one channel: the digest of one check's events (DESIGN §5, the outbox).
+
+    ``sent`` only after the channel accepted it; ``sending`` rows whose lease expired are claimed again.
+    """
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    digest_key: Mapped[str] = mapped_column(String(64))
+    """The idempotency key every attempt carries (webhook header, email Message-ID)."""
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending sending retrying sent dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+    __table_args__ = (
+        UniqueConstraint("channel", "digest_key", name="uq_deliveries_channel_digest"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+    )
+
+
+class DeliveryEvent(Base):
+    """The events a delivery carries."""
+
+    __tablename__ = "delivery_events"
+    delivery_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)

@@ -28,7 +28,7 @@ def dedupe_key(source: str, change: Change, content_hash: str) -> str:
         identity = [detail["guid"]]
     elif change.kind is ChangeKind.BASELINE:
         identity = []
-    elif change.kind in (ChangeKind.SOURCE_FAILING, ChangeKind.SOURCE_RECOVERED):
+    elif change.kind in (ChangeKind.SOURCE_FAILING, ChangeKind.SOURCE_RECOVERED, ChangeKind.DELIVERY_DEAD):
         identity = [detail["since"]]  # one of each per run of failures
     elif change.kind in (ChangeKind.PARSE_REPAIRED, ChangeKind.PARSE_FAILED):
         identity = [detail.get("text_hash"), detail.get("defects")]

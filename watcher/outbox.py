@@ -1,0 +1,250 @@
+"""The durable outbox (DESIGN §5): deliveries written with their events, claimed with a lease, sent once.
+
+``enqueue`` runs inside the transaction that wrote the events. ``Deliverer.run_once`` claims due rows
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL; the conditional UPDATE alone on SQLite), sends each digest,
+and marks it ``sent`` only after the channel accepted it; temporary failures back off, permanent ones go
+``dead`` at once and raise one ``delivery_dead`` alert on the other operator channels.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from watcher.db.models import Delivery, DeliveryEvent, Event, Source
+from watcher.diff import Change, ChangeKind
+from watcher.notify.digest import build_digest
+from watcher.notify.model import Digest, SendResult
+from watcher.notify.routing import accepts
+from watcher.notify.settings import ChannelSettings
+
+log = logging.getLogger("watcher.outbox")
+DUE = ("pending", "retrying", "sending")
+
+
+class Sender:
+    """What the deliverer needs of a channel: its settings and a way to send a digest."""
+
+    settings: ChannelSettings
+
+    def deliver(self, digest: Digest) -> SendResult:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+def digest_key(channel: str, event_ids: Iterable[int]) -> str:
+    data = f"{channel}|{','.join(str(i) for i in sorted(event_ids))}"
+    return hashlib.sha256(data.encode()).hexdigest()[:32]
+
+
+def enqueue(
+    session: Session,
+    events: list[Event],
+    channels: Iterable[ChannelSettings],
+    now: dt.datetime,
+    *,
+    exclude: str | None = None,
+) -> list[Delivery]:
+    """One delivery per channel that wants any of ``events`` (filtered per channel; never an empty one)."""
+    if not events:
+        return []
+    sources = {e.source_id: session.get(Source, e.source_id) for e in events}
+    out: list[Delivery] = []
+    for channel in channels:
+        if channel.name == exclude:
+            continue
+        wanted = []
+        for e in events:
+            src = sources[e.source_id]
+            if accepts(channel, e.kind, src.service if src else None, e.policy):
+                wanted.append(e)
+        if not wanted:
+            continue
+        delivery = Delivery(
+            channel=channel.name,
+            digest_key=digest_key(channel.name, [e.id for e in wanted]),
+            source_id=wanted[0].source_id,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(delivery)
+        session.flush()
+        session.add_all(DeliveryEvent(delivery_id=delivery.id, event_id=e.id) for e in wanted)
+        out.append(delivery)
+    return out
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    id: int
+    channel: str
+    status: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try."""
+
+    max_attempts: int = 10
+    lease: dt.timedelta = dt.timedelta(seconds=120)
+    backoff: float = 30.0
+    backoff_max: float = 3600.0
+
+
+class Deliverer:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        senders: Mapping[str, Sender],
+        *,
+        owner: str,
+        clock: Callable[[], dt.datetime],
+        policy: RetryPolicy | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.senders = senders
+        self.owner = owner
+        self.clock = clock
+        self.policy = policy or RetryPolicy()
+        self.rng = rng or random.Random()
+
+    def claim(self, limit: int = 50) -> list[int]:
+        """Take the lease on up to ``limit`` due rows; another deliverer skips them until it expires."""
+        now = self.clock()
+        free = or_(Delivery.lease_until.is_(None), Delivery.lease_until < now)
+        due = (Delivery.status.in_(DUE), Delivery.next_attempt_at <= now, free, Delivery.channel.in_(self.senders))
+        with self.sessions.begin() as session:
+            candidates = list(
+                session.scalars(
+                    select(Delivery.id).where(*due).order_by(Delivery.id).limit(limit).with_for_update(skip_locked=True)
+                )
+            )
+            if not candidates:
+                return []
+            stmt = (
+                update(Delivery)
+                .where(Delivery.id.in_(candidates), *due)
+                .values(status="sending", lease_owner=self.owner, lease_until=now + self.policy.lease)
+                .returning(Delivery.id)
+            )
+            return sorted(session.scalars(stmt.execution_options(synchronize_session=False)))
+
+    def run_once(self, limit: int = 50) -> list[DeliveryOutcome]:
+        """Claim due rows and deliver each; returns what happened to every claimed row."""
+        outcomes = []
+        for delivery_id in self.claim(limit):
+            outcomes.append(self._deliver(delivery_id))
+        return outcomes
+
+    def _deliver(self, delivery_id: int) -> DeliveryOutcome:
+        with self.sessions() as session:
+            delivery = session.get(Delivery, delivery_id)
+            assert delivery is not None
+            digest = build_digest(session, delivery)
+            channel = delivery.channel
+        sender = self.senders[channel]
+        try:
+            result = sender.deliver(digest)
+        except Exception as exc:  # a channel bug must not stop the outbox
+            log.exception("channel %s failed unexpectedly", channel)
+            result = SendResult(False, f"internal error: {exc.__class__.__name__}")
+        return self._mark(delivery_id, result)
+
+    def _delay(self, attempts: int, result: SendResult) -> float:
+        if result.retry_after is not None:
+            return min(result.retry_after, self.policy.backoff_max)
+        base: float = min(self.policy.backoff * 2.0 ** (attempts - 1), self.policy.backoff_max)
+        return base + self.rng.uniform(0, base / 4)
+
+    def _mark(self, delivery_id: int, result: SendResult) -> DeliveryOutcome:
+        now = self.clock()
+        with self.sessions.begin() as session:
+            delivery = session.get(Delivery, delivery_id)
+            assert delivery is not None
+            delivery.attempts += 1
+            delivery.lease_owner = None
+            delivery.lease_until = None
+            delivery.last_error = None if result.ok else result.detail
+            if result.ok:
+                delivery.status, delivery.sent_at = "sent", now
+            elif result.permanent or delivery.attempts >= self.policy.max_attempts:
+                delivery.status = "dead"
+                self._alert_dead(session, delivery, result, now)
+            else:
+                delivery.status = "retrying"
+                delivery.next_attempt_at = now + dt.timedelta(seconds=self._delay(delivery.attempts, result))
+            status = delivery.status
+            log.log(
+                logging.INFO if result.ok else logging.WARNING,
+                "delivery %s channel=%s status=%s attempts=%s %s",
+                delivery.id, delivery.channel, status, delivery.attempts, result.detail,
+            )  # fmt: skip
+            channel = delivery.channel
+        return DeliveryOutcome(delivery_id, channel, status, result.detail)
+
+    def _alert_dead(self, session: Session, delivery: Delivery, result: SendResult, now: dt.datetime) -> None:
+        """One ``delivery_dead`` event for the operators, on every other channel that takes operator alerts."""
+        from watcher.store.events import add_events
+
+        if delivery.source_id is None:
+            return
+        source = session.get(Source, delivery.source_id)
+        assert source is not None
+        change = Change(
+            ChangeKind.DELIVERY_DEAD,
+            detail={
+                "delivery": delivery.id,
+                "channel": delivery.channel,
+                "error": result.detail,
+                "since": str(delivery.id),
+            },
+        )
+        events = add_events(session, source, None, [change], str(delivery.id), now)
+        others = [s.settings for name, s in self.senders.items() if name != delivery.channel]
+        enqueue(session, events, others, now, exclude=delivery.channel)
+
+
+def list_rows(session: Session, statuses: Iterable[str] | None = None, limit: int = 200) -> list[dict[str, object]]:
+    """Rows for ``watcher outbox``: no secrets (channel names and the channels' one-line answers only)."""
+    stmt = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
+    if statuses:
+        stmt = stmt.where(Delivery.status.in_(list(statuses)))
+    rows = []
+    for d in session.scalars(stmt):
+        count = len(list(session.scalars(select(DeliveryEvent.event_id).where(DeliveryEvent.delivery_id == d.id))))
+        rows.append(
+            {
+                "id": d.id,
+                "channel": d.channel,
+                "status": d.status,
+                "attempts": d.attempts,
+                "events": count,
+                "next_attempt_at": d.next_attempt_at.isoformat() if d.status not in ("sent", "dead") else None,
+                "last_error": d.last_error,
+                "created_at": d.created_at.isoformat(),
+                "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+            }
+        )
+    return rows
+
+
+def requeue(session: Session, now: dt.datetime, ids: Iterable[int] = (), *, dead: bool = False) -> int:
+    """Put rows back in the queue (``watcher outbox retry``); sent rows are never sent again."""
+    condition = Delivery.status == "dead" if dead else Delivery.id.in_(list(ids))
+    stmt = (
+        update(Delivery)
+        .where(condition, Delivery.status != "sent")
+        .values(status="pending", next_attempt_at=now, lease_owner=None, lease_until=None, attempts=0)
+    )
+    result = session.execute(stmt.execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0))
