@@ -29,7 +29,7 @@ config_option = click.option(
 )
 
 
-def _settings(path: Path | None) -> Settings:
+def load_or_exit(path: Path | None) -> Settings:
     try:
         return load_settings(path)
     except ConfigError as exc:
@@ -71,7 +71,7 @@ def run(config_path: Path | None, log_format: str | None) -> None:
     """
     from watcher.service import Service
 
-    settings = _settings(config_path)
+    settings = load_or_exit(config_path)
     configure_logging(log_format or settings.service.log_format)
     with runtime(settings) as rt:
         metrics = Metrics()
@@ -107,7 +107,7 @@ def check(config_path: Path | None, names: tuple[str, ...], dry_run: bool) -> No
 
     Example: watcher check --source rekognition-policies --dry-run
     """
-    settings = _settings(config_path)
+    settings = load_or_exit(config_path)
     sources = [s for s in settings.enabled_sources() if not names or s.name in names]
     unknown = set(names) - {s.name for s in settings.sources}
     if unknown:
@@ -118,11 +118,12 @@ def check(config_path: Path | None, names: tuple[str, ...], dry_run: bool) -> No
     with runtime(settings) as rt, Progress(console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task("checking", total=len(sources))
         for source in sources:
-            outcome = rt.checker.check(source, force=True, dry_run=dry_run)
-            outcomes.append(outcome)
-            detail = f" {', '.join(outcome.events)}" if outcome.events else ""
-            error = f" ({outcome.error})" if outcome.error else ""
-            click.echo(f"{source.name}: {outcome.outcome}{detail}{error}")
+            # A page's check includes the reference pages it links to: one line per check.
+            for outcome in rt.checker.check(source, force=True, dry_run=dry_run).checks():
+                outcomes.append(outcome)
+                detail = f" {', '.join(outcome.events)}" if outcome.events else ""
+                error = f" ({outcome.error})" if outcome.error else ""
+                click.echo(f"{outcome.source}: {outcome.outcome}{detail}{error}")
             progress.advance(task)
     click.echo(_summary(outcomes) + (" (dry run: nothing written)" if dry_run else ""))
     if outcomes and all(o.outcome == "error" for o in outcomes):

@@ -38,6 +38,8 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from watcher.notify.settings import ChannelSettings
+
 DEFAULT_DATABASE_URL = "sqlite:///data/watcher.db"
 DEFAULT_CONFIG_PATH = Path("config/watcher.toml")
 
@@ -113,6 +115,11 @@ class HttpSettings(_Strict):
     per_host_concurrency: int = Field(2, ge=1, le=16)
     per_host_min_interval: float = Field(1.0, ge=0)
     """Minimum seconds between the starts of two requests to one host."""
+    follow_references: bool = True
+    """A page's policy that links to the AWS Managed Policy Reference instead of embedding its JSON is checked
+    on that reference page too (a derived source ``<page>/<Policy>``, checked right after the page)."""
+    max_reference_pages: int = Field(50, ge=1, le=1000)
+    """Most reference pages checked per page per check; the ones checked longest ago go first."""
 
 
 class Defaults(_Strict):
@@ -168,9 +175,18 @@ class Settings(_Strict):
     defaults: Defaults = Defaults()
     service: ServiceSettings = ServiceSettings()
     sources: list[SourceSettings] = []
+    channels: list[ChannelSettings] = []
+    """Where notifications go (``[[channels]]``); secrets are named by ``*_env`` keys, never written here."""
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> Settings:
+        seen: set[str] = set()
+        for channel in self.channels:
+            if channel.name in seen:
+                raise PydanticCustomError(
+                    "duplicate_channel_name", "channel name '{name}' is used twice", {"name": channel.name}
+                )
+            seen.add(channel.name)
         first: dict[str, int] = {}
         for index, source in enumerate(self.sources):
             if source.name in first:

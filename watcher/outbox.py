@@ -14,6 +14,7 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,13 +30,13 @@ log = logging.getLogger("watcher.outbox")
 DUE = ("pending", "retrying", "sending")
 
 
-class Sender:
+class Sender(Protocol):
     """What the deliverer needs of a channel: its settings and a way to send a digest."""
 
-    settings: ChannelSettings
+    @property
+    def settings(self) -> ChannelSettings: ...
 
-    def deliver(self, digest: Digest) -> SendResult:  # pragma: no cover - protocol
-        raise NotImplementedError
+    def deliver(self, digest: Digest) -> SendResult: ...
 
 
 def digest_key(channel: str, event_ids: Iterable[int]) -> str:

@@ -101,7 +101,11 @@ class Service:
         return plans
 
     def run_source(self, name: str) -> CheckOutcome:
-        """The job: one check, logged and counted; a new feed item brings the guide's pages forward."""
+        """The job: one check, logged and counted; a new feed item brings the guide's pages forward.
+
+        A page's job also checks the reference pages it links to, one after the other (``outcome.derived``):
+        each of those checks is logged and counted under its own source name.
+        """
         config = self.sources[name]
         with self._lock:
             force = name in self._forced
@@ -112,8 +116,9 @@ class Service:
             log.exception("check of %s failed unexpectedly", name)
             self.metrics.record(name, "error", [], self.checker.clock())
             return CheckOutcome(name, "error", error="internal error (see log)")
-        log_check(name, outcome.outcome, outcome.status, outcome.ms, outcome.bytes, outcome.error)
-        self.metrics.record(name, outcome.outcome, outcome.events, self.checker.clock())
+        for one in outcome.checks():
+            log_check(one.source, one.outcome, one.status, one.ms, one.bytes, one.error)
+            self.metrics.record(one.source, one.outcome, one.events, self.checker.clock())
         if "feed_item_added" in outcome.events:
             self.trigger(pages_of_guide(self.sources.values(), config))
         return outcome

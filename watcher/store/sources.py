@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import zlib
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
@@ -158,3 +159,62 @@ def release_lease(source: Source, owner: str) -> None:
     if source.lease_owner == owner:
         source.lease_owner = None
         source.lease_until = None
+
+
+def derived_sources(session: Session, page: str, *, exclude: Collection[str] = ()) -> list[Source]:
+    """The sources checked on behalf of page source ``page``: named ``<page>/<Policy>``, oldest first.
+
+    ``exclude`` names configured sources that merely look derived; they are never touched.
+    """
+    prefix = f"{page}/"
+    stmt = select(Source).where(Source.name.startswith(prefix, autoescape=True)).order_by(Source.id)
+    return [
+        s
+        for s in session.scalars(stmt)  # SQLite's LIKE ignores case: the prefix is compared again here
+        if s.name.startswith(prefix) and "/" not in s.name[len(prefix) :] and s.name not in exclude
+    ]
+
+
+def sync_derived_sources(
+    session: Session,
+    page: str,
+    urls: Mapping[str, str],
+    *,
+    service: str | None,
+    guide: str | None,
+    now: dt.datetime,
+    disable_others: bool,
+    exclude: Collection[str] = (),
+) -> None:
+    """Create or re-enable the derived sources named in ``urls`` (name -> URL) of ``page``.
+
+    With ``disable_others``, the page's other derived sources are disabled (kept, with their history, unchecked).
+    """
+    for name, url in urls.items():
+        source = sync_source(session, name=name, kind="page", url=url, service=service, guide=guide, now=now)
+        source.enabled = True
+    if disable_others:
+        for source in derived_sources(session, page, exclude=exclude):
+            if source.name not in urls:
+                source.enabled = False
+
+
+def due_derived_sources(session: Session, page: str, limit: int, *, exclude: Collection[str] = ()) -> list[Source]:
+    """Up to ``limit`` enabled derived sources of ``page``: never checked first, then the longest unchecked."""
+    enabled = [s for s in derived_sources(session, page, exclude=exclude) if s.enabled]
+    epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
+    enabled.sort(key=lambda s: (s.last_checked_at is not None, s.last_checked_at or epoch, s.id))
+    return enabled[:limit]
+
+
+def latest_body(session: Session, source_name: str) -> bytes | None:
+    """The body of the newest snapshot of ``source_name`` (accepted or not), if any."""
+    stmt = (
+        select(Snapshot.blob_sha256)
+        .join(Source, Source.id == Snapshot.source_id)
+        .where(Source.name == source_name)
+        .order_by(Snapshot.id.desc())
+        .limit(1)
+    )
+    digest = session.scalars(stmt).first()
+    return None if digest is None else read_blob(session, digest)
