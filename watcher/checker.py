@@ -26,12 +26,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from watcher.config import Settings, SourceSettings
-from watcher.db.models import Source
+from watcher.db.models import Event, Source
 from watcher.fetch import Fetcher, FetchResult
 from watcher.health import Health, after_failure, after_success
+from watcher.outbox import enqueue
 from watcher.pipeline import IngestResult, ingest
 from watcher.references import Found, derived_name, read_references
 from watcher.store.events import add_events
@@ -203,8 +205,8 @@ class Checker:
             log.exception("check of %s failed unexpectedly", config.name)
             return CheckOutcome(config.name, "error", error="internal error (see log)")
 
-    def _after(self, source: Source, result: FetchResult, now: dt.datetime, session: Session) -> list[str]:
-        """Validators, health and lease, inside the check's transaction; the kinds of health events written."""
+    def _after(self, source: Source, result: FetchResult, now: dt.datetime, session: Session) -> list[Event]:
+        """Validators, health and lease, inside the check's transaction; the health events written."""
         state = Health(source.consecutive_failures, source.failing, source.failing_since)
         if result.ok:
             if not result.not_modified:
@@ -222,7 +224,11 @@ class Checker:
         if change is None:
             return []
         since = change.detail["since"]
-        return [e.kind for e in add_events(session, source, None, [change], since, now)]
+        return add_events(session, source, None, [change], since, now)
+
+    def _notify(self, session: Session, events: list[Event], now: dt.datetime) -> None:
+        """The outbox rows for these events, in the same transaction (nothing lost, nothing sent twice)."""
+        enqueue(session, events, self.settings.channels, now)
 
     def _ingest(
         self, config: SourceSettings, result: FetchResult, now: dt.datetime, dry_run: bool, found: Found | None
@@ -235,9 +241,15 @@ class Checker:
                 disable = ingested.outcome in ("baseline", "changed")
                 self._sync_links(session, config, found, now, disable_others=disable)
             health = self._after(source, result, now, session)
+            written = (
+                list(session.scalars(select(Event).where(Event.snapshot_id == ingested.snapshot_id).order_by(Event.id)))
+                if ingested.snapshot_id is not None
+                else []
+            )
+            self._notify(session, written + health, now)
             return IngestResult(
                 ingested.source, ingested.outcome, ingested.content_hash, ingested.snapshot_id,
-                ingested.events + health, ingested.error,
+                ingested.events + [e.kind for e in health], ingested.error,
             )  # fmt: skip
 
         ingested = ingest(
@@ -264,7 +276,9 @@ class Checker:
             add_check(session, source, record)
             if found is not None:
                 self._sync_links(session, config, found, now, disable_others=False)
-            events = self._after(source, result, now, session)
+            health = self._after(source, result, now, session)
+            self._notify(session, health, now)
+            events = [e.kind for e in health]
             if dry_run:
                 session.rollback()
             else:

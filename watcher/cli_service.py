@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -19,7 +20,10 @@ from watcher.config import ConfigError, Settings, load_settings
 from watcher.db.engine import make_engine, session_factory
 from watcher.db.migrate import upgrade
 from watcher.fetch import Fetcher
+from watcher.notify.channels import Sender, build_all
+from watcher.notify.settings import SecretMissing, Secrets
 from watcher.observe import Metrics, StatusServer, configure_logging
+from watcher.outbox import Deliverer
 
 config_option = click.option(
     "--config",
@@ -33,6 +37,15 @@ def load_or_exit(path: Path | None) -> Settings:
     try:
         return load_settings(path)
     except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+def senders_or_exit(settings: Settings) -> dict[str, Sender]:
+    """The configured channels, with their secrets from the environment or WATCHER_SECRETS_FILE."""
+    try:
+        return build_all(settings.channels, Secrets.load(os.environ))
+    except (SecretMissing, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
@@ -73,9 +86,11 @@ def run(config_path: Path | None, log_format: str | None) -> None:
 
     settings = load_or_exit(config_path)
     configure_logging(log_format or settings.service.log_format)
+    senders = senders_or_exit(settings)
     with runtime(settings) as rt:
         metrics = Metrics()
-        service = Service(settings, rt.checker.sessions, rt.checker, metrics)
+        deliverer = Deliverer(rt.checker.sessions, senders, owner=rt.checker.owner, clock=rt.checker.clock)
+        service = Service(settings, rt.checker.sessions, rt.checker, metrics, deliverer=deliverer)
         status = StatusServer(settings.service.listen_host, settings.service.listen_port, metrics, service.healthy)
         status.start()
         click.echo(f"status on http://{settings.service.listen_host}:{status.port}/healthz and /metrics", err=True)
@@ -115,6 +130,7 @@ def check(config_path: Path | None, names: tuple[str, ...], dry_run: bool) -> No
         sys.exit(2)
     console = Console(stderr=True)
     outcomes: list[CheckOutcome] = []
+    senders = senders_or_exit(settings)
     with runtime(settings) as rt, Progress(console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task("checking", total=len(sources))
         for source in sources:
@@ -125,6 +141,11 @@ def check(config_path: Path | None, names: tuple[str, ...], dry_run: bool) -> No
                 error = f" ({outcome.error})" if outcome.error else ""
                 click.echo(f"{outcome.source}: {outcome.outcome}{detail}{error}")
             progress.advance(task)
+        if senders and not dry_run:  # what this cycle found goes out now, as the service would send it
+            deliverer = Deliverer(rt.checker.sessions, senders, owner=rt.checker.owner, clock=rt.checker.clock)
+            delivered = [o for batch in iter(deliverer.run_once, []) for o in batch]
+            for d in delivered:
+                click.echo(f"delivery {d.id} to {d.channel}: {d.status} ({d.detail})")
     click.echo(_summary(outcomes) + (" (dry run: nothing written)" if dry_run else ""))
     if outcomes and all(o.outcome == "error" for o in outcomes):
         sys.exit(1)

@@ -25,7 +25,10 @@ from watcher.config import Defaults, Settings, SourceSettings
 from watcher.db.engine import make_engine, session_factory
 from watcher.db.migrate import upgrade
 from watcher.fetch import Fetcher
+from watcher.notify.channels import build_all
+from watcher.notify.settings import Secrets
 from watcher.observe import Metrics, configure_logging
+from watcher.outbox import Deliverer
 from watcher.output import to_table
 from watcher.service import Service
 
@@ -101,7 +104,11 @@ def demo_settings(base: str, database_url: str, interval: int = 2) -> Settings:
         SourceSettings(name="offline-example", url="http://127.0.0.1:9/policies.html", kind="page"),
     ]
     http = {"retries": 0, "per_host_min_interval": 0}
-    settings = Settings.model_validate({"database": {"url": database_url}, "http": http, "sources": []})
+    console = {"type": "console", "name": "console", "operator": True}
+    service = {"deliver_every": 1}
+    settings = Settings.model_validate(
+        {"database": {"url": database_url}, "http": http, "service": service, "sources": [], "channels": [console]}
+    )
     defaults = Defaults.model_construct(interval=interval, jitter=0, failure_threshold=3, misfire_grace=30)
     return settings.model_copy(update={"sources": sources, "defaults": defaults})
 
@@ -122,11 +129,16 @@ def main(fixtures: Path = Path("tests/fixtures/rekognition"), timeout: float = 6
         sessions = session_factory(engine)
         fetcher = Fetcher(settings.http)
         console.rule(f"Policy Watcher demo: replaying page v1 → v4 and its feed from {base}")
-        service = Service(settings, sessions, Checker(settings, sessions, fetcher), Metrics(), BackgroundScheduler())
+        checker = Checker(settings, sessions, fetcher)
+        senders = build_all(settings.channels, Secrets({}))
+        deliverer = Deliverer(sessions, senders, owner=checker.owner, clock=checker.clock)
+        console.rule("Console notifications, as Slack, email and webhooks would get them")
+        service = Service(settings, sessions, checker, Metrics(), BackgroundScheduler(), deliverer=deliverer)
         service.install_jobs(dt.datetime.now(dt.UTC))
         service.scheduler.start()
         finished = replay.done.wait(timeout)
         service.scheduler.shutdown(wait=True)
+        service.deliver()  # what the last checks found
         fetcher.close()
         server.shutdown()
         with sessions() as session:

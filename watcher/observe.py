@@ -31,6 +31,11 @@ class Metrics:
             "watcher_consecutive_failures", "Failed checks in a row per source.", ["source"], registry=self.registry
         )
         self.events = Counter("watcher_events", "Events written by kind.", ["kind"], registry=self.registry)
+        self.deliveries = Counter(
+            "watcher_deliveries", "Delivery attempts by channel and resulting status.", ["channel", "status"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.outbox = Gauge("watcher_outbox_rows", "Outbox rows by status.", ["status"], registry=self.registry)
         self.parse_warnings = Counter(
             "watcher_parse_warnings", "Parser warnings by source.", ["source"], registry=self.registry
         )

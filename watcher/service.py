@@ -19,13 +19,14 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from watcher.checker import Checker, CheckOutcome
 from watcher.config import Settings, SourceSettings
-from watcher.db.models import Source
+from watcher.db.models import Delivery, Source
 from watcher.observe import Metrics, log_check
+from watcher.outbox import Deliverer
 
 log = logging.getLogger("watcher.service")
 
@@ -66,8 +67,10 @@ class Service:
         checker: Checker,
         metrics: Metrics,
         scheduler: BaseScheduler | None = None,
+        deliverer: Deliverer | None = None,
     ) -> None:
         self.settings = settings
+        self.deliverer = deliverer
         self.sessions = sessions
         self.checker = checker
         self.metrics = metrics
@@ -98,7 +101,37 @@ class Service:
                 next_run_time=plan.next_run_time,
                 replace_existing=True,
             )
+        if self.deliverer is not None:
+            self.scheduler.add_job(
+                self.deliver,
+                IntervalTrigger(seconds=self.settings.service.deliver_every, timezone=dt.UTC),
+                id="deliverer",
+                name="deliverer",
+                max_instances=1,
+                coalesce=True,
+                next_run_time=now,
+                replace_existing=True,
+            )
         return plans
+
+    def deliver(self) -> int:
+        """The deliverer job: drain what is due in the outbox; returns how many rows it handled."""
+        if self.deliverer is None:
+            return 0
+        handled = 0
+        try:
+            while outcomes := self.deliverer.run_once():
+                handled += len(outcomes)
+                for outcome in outcomes:
+                    self.metrics.deliveries.labels(outcome.channel, outcome.status).inc()
+            with self.sessions() as session:
+                rows = session.execute(select(Delivery.status, func.count()).group_by(Delivery.status))
+                depth = {status: count for status, count in rows}
+            for status in ("pending", "sending", "retrying", "dead"):
+                self.metrics.outbox.labels(status).set(depth.get(status, 0))
+        except Exception:
+            log.exception("the deliverer failed unexpectedly; it runs again at its next interval")
+        return handled
 
     def run_source(self, name: str) -> CheckOutcome:
         """The job: one check, logged and counted; a new feed item brings the guide's pages forward.
