@@ -31,6 +31,7 @@ COPY config/ /app/config/
 
 ENV PATH="/opt/venv/bin:$PATH" \
     PYTHONUNBUFFERED=1 \
+    WATCHER_CACHE_DIR=/app/data/cache \
     WATCHER_LISTEN_HOST=0.0.0.0 \
     WATCHER_LOG_FORMAT=json
 

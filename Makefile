@@ -31,6 +31,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m bench.parse_bench
 	$(BIN)/python -m bench.history_bench
+	$(BIN)/python -m bench.actions_bench
 
 run: $(STAMP)
 	$(BIN)/watcher run --config config/watcher.toml

@@ -88,11 +88,12 @@ def parse(path_or_url: str, fmt: str) -> None:
 
 
 def _register_history_commands() -> None:
+    from watcher.cli_explain import explain
     from watcher.cli_history import COMMANDS
     from watcher.cli_notify import notify, outbox
     from watcher.cli_service import check, run
 
-    for command in [*COMMANDS, run, check, outbox, notify]:
+    for command in [*COMMANDS, explain, run, check, outbox, notify]:
         main.add_command(command)
 
 
