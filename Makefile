@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.parse_bench
 	$(BIN)/python -m bench.history_bench
 	$(BIN)/python -m bench.actions_bench
+	$(BIN)/python -m bench.poll_bench
 
 run: $(STAMP)
 	$(BIN)/watcher run --config config/watcher.toml
