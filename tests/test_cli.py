@@ -341,7 +341,10 @@ def _commands(group: click.Command = main, path: tuple[str, ...] = ()) -> list[t
     if not isinstance(group, click.Group):
         return []
     found: list[tuple[tuple[str, ...], click.Command]] = []
-    for name, command in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         found.append(((*path, name), command))
         found.extend(_commands(command, (*path, name)))
     return found

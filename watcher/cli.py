@@ -1,100 +1,55 @@
-"""The ``watcher`` command: a thin click layer over the library."""
+"""The ``watcher`` command: a thin click layer over the library.
+
+Commands live in their own modules and are imported only when they run (``watcher changes`` does not pay
+for the parser, ``watcher parse`` not for the database), which keeps start-up short.
+"""
 
 from __future__ import annotations
 
 import gc
-import json
-import re
-import sys
-from pathlib import Path
-from typing import NoReturn
+import importlib
 
 import click
 
 from watcher import __version__
-from watcher.fetch import MAX_BYTES, FetchError, get_once
-from watcher.model import Kind
-from watcher.parse import parse as parse_body
-from watcher.render import to_json
-from watcher.table import print_table
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-"""Anything with a scheme is a URL (``ftp://`` too, so that it is refused as a URL, not looked up as a file)."""
-
-
-def _fail(message: str) -> NoReturn:
-    """One line on stderr, exit code 2: the documented failure of ``watcher parse``."""
-    click.echo(f"error: {' '.join(message.split())}", err=True)
-    sys.exit(2)
-
-
-def _read_file(path: str, max_bytes: int = MAX_BYTES) -> bytes:
-    try:
-        with Path(path).open("rb") as f:
-            body = f.read(max_bytes + 1)
-    except OSError as exc:
-        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if len(body) > max_bytes:
-        raise click.ClickException(f"cannot read {path}: larger than {max_bytes} bytes")
-    return body
+COMMANDS = {
+    "parse": "watcher.cli_parse:parse",
+    "db": "watcher.cli_history:db",
+    "ingest": "watcher.cli_history:ingest",
+    "changes": "watcher.cli_history:changes",
+    "history": "watcher.cli_history:history",
+    "when": "watcher.cli_history:when",
+    "show": "watcher.cli_history:show",
+    "export": "watcher.cli_history:export",
+    "explain": "watcher.cli_explain:explain",
+    "run": "watcher.cli_service:run",
+    "check": "watcher.cli_service:check",
+    "outbox": "watcher.cli_notify:outbox",
+    "notify": "watcher.cli_notify:notify",
+}
+"""Command name -> ``module:attribute``."""
 
 
-def _read(path_or_url: str) -> bytes:
-    if _URL.match(path_or_url):
-        return get_once(path_or_url)
-    return _read_file(path_or_url)
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when the command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
 
 
-@click.group()
+@click.group(cls=LazyGroup)
 @click.version_option(__version__, prog_name="watcher")
 def main() -> None:
     """Policy Watcher: learn within the hour that AWS changed a managed IAM policy."""
     # Start-up objects live for the whole command: keep the collector from re-walking them (fewer pauses).
     gc.freeze()
-
-
-@main.command()
-@click.argument("path_or_url")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["json", "table"]),
-    default="json",
-    show_default=True,
-    help="json: the documented interface (schema policy-watcher/parse/v1); table: a summary for a person.",
-)
-def parse(path_or_url: str, fmt: str) -> None:
-    """Parse a managed-policy page, policy reference page, markdown source or doc-history feed.
-
-    PATH_OR_URL is a file or an http(s) URL. A file or URL that cannot be read, or a body that is
-    none of these, prints one line on stderr and exits with code 2.
-
-    Example: watcher parse tests/fixtures/rekognition/page-v1.html --format table
-    """
-    try:
-        body = _read(path_or_url)
-    except FetchError as exc:
-        _fail(str(exc))
-    except click.ClickException as exc:
-        _fail(exc.message)
-    url = path_or_url if _URL.match(path_or_url) else None
-    parsed = parse_body(body, url)
-    if parsed.kind is Kind.UNKNOWN:
-        _fail(f"{path_or_url}: {parsed.warnings[0].message}")
-    if fmt == "json":
-        click.echo(json.dumps(to_json(parsed), indent=2, ensure_ascii=False))
-    else:
-        print_table(parsed)
-
-
-def _register_history_commands() -> None:
-    from watcher.cli_explain import explain
-    from watcher.cli_history import COMMANDS
-    from watcher.cli_notify import notify, outbox
-    from watcher.cli_service import check, run
-
-    for command in [*COMMANDS, explain, run, check, outbox, notify]:
-        main.add_command(command)
-
-
-_register_history_commands()

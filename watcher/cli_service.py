@@ -6,6 +6,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,14 +134,16 @@ def check(config_path: Path | None, names: tuple[str, ...], dry_run: bool) -> No
     senders = senders_or_exit(settings)
     with runtime(settings) as rt, Progress(console=console, disable=not console.is_terminal) as progress:
         task = progress.add_task("checking", total=len(sources))
-        for source in sources:
-            # A page's check includes the reference pages it links to: one line per check.
-            for outcome in rt.checker.check(source, force=True, dry_run=dry_run).checks():
-                outcomes.append(outcome)
-                detail = f" {', '.join(outcome.events)}" if outcome.events else ""
-                error = f" ({outcome.error})" if outcome.error else ""
-                click.echo(f"{outcome.source}: {outcome.outcome}{detail}{error}")
-            progress.advance(task)
+        with ThreadPoolExecutor(settings.http.concurrency) as pool:  # fetches overlap, as in the service
+            futures = [pool.submit(rt.checker.check, source, force=True, dry_run=dry_run) for source in sources]
+            for future in as_completed(futures):
+                # A page's check includes the reference pages it links to: one line per check.
+                for outcome in future.result().checks():
+                    outcomes.append(outcome)
+                    detail = f" {', '.join(outcome.events)}" if outcome.events else ""
+                    error = f" ({outcome.error})" if outcome.error else ""
+                    click.echo(f"{outcome.source}: {outcome.outcome}{detail}{error}")
+                progress.advance(task)
         if senders and not dry_run:  # what this cycle found goes out now, as the service would send it
             deliverer = Deliverer(rt.checker.sessions, senders, owner=rt.checker.owner, clock=rt.checker.clock)
             delivered = [o for batch in iter(deliverer.run_once, []) for o in batch]

@@ -20,11 +20,23 @@ _SKIP_TEXT = frozenset({"script", "style", "noscript", "template"})
 def load(html: str) -> BeautifulSoup:
     """Parse HTML with lxml, starting at ``#main-col-body`` when the page has one.
 
-    Everything before the content column (head, scripts, navigation) is chrome; not building a
-    tree for it roughly halves the parse time of a docs page.
+    Everything before the content column (head, scripts, navigation) and after it (the footer) is
+    chrome; not building a tree for it roughly halves the parse time of a docs page.
     """
     start = main_column_start(html)
-    return BeautifulSoup(html[start:] if start is not None else html, "lxml", multi_valued_attributes=None)
+    if start is None:
+        return BeautifulSoup(html, "lxml", multi_valued_attributes=None)
+    end = main_column_end(html, start)
+    return BeautifulSoup(html[start:end], "lxml", multi_valued_attributes=None)
+
+
+def main_column_end(html: str, start: int) -> int | None:
+    """Where the footer that follows the content column starts (both AWS layouts have ``#main-col-footer``)."""
+    pos = html.find('id="main-col-footer"', start)
+    if pos == -1:
+        return None
+    end = html.rfind("<", start, pos)
+    return end if end > start else None
 
 
 def main_column_start(html: str) -> int | None:
