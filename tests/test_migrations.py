@@ -11,7 +11,7 @@ from tests.history_helpers import count, ingest_fixture
 from watcher.db.migrate import current, downgrade, upgrade
 from watcher.db.models import Base, Event, Snapshot, Source
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 def test_the_migrations_build_exactly_the_models_schema(engine: Engine) -> None:

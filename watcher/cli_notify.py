@@ -95,7 +95,7 @@ def notify_test(config_path: Path | None, channel: str) -> None:
         sys.exit(2)
     try:
         sender = build(configured[channel], Secrets.load(os.environ))
-    except SecretMissing as exc:
+    except (SecretMissing, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     result = sender.deliver(test_digest(dt.datetime.now(dt.UTC)))

@@ -38,7 +38,14 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-from watcher.notify.settings import ChannelSettings
+from watcher.notify.settings import (
+    AppriseSettings,
+    ChannelSettings,
+    ConsoleSettings,
+    EmailSettings,
+    SlackSettings,
+    WebhookSettings,
+)
 
 DEFAULT_DATABASE_URL = "sqlite:///data/watcher.db"
 DEFAULT_CONFIG_PATH = Path("config/watcher.toml")
@@ -180,13 +187,15 @@ class Settings(_Strict):
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> Settings:
-        seen: set[str] = set()
-        for channel in self.channels:
+        seen: dict[str, int] = {}
+        for index, channel in enumerate(self.channels):
             if channel.name in seen:
                 raise PydanticCustomError(
-                    "duplicate_channel_name", "channel name '{name}' is used twice", {"name": channel.name}
+                    "duplicate_channel_name",
+                    "channel name '{name}' is used twice",
+                    {"name": channel.name, "index": index, "first": seen[channel.name]},
                 )
-            seen.add(channel.name)
+            seen[channel.name] = index
         first: dict[str, int] = {}
         for index, source in enumerate(self.sources):
             if source.name in first:
@@ -282,17 +291,21 @@ def _describe(exc: ValidationError, file: str, overridden: Mapping[tuple[str, ..
     lines: list[str] = []
     for error in exc.errors(include_url=False):
         loc = tuple(error["loc"])
-        if error["type"] == "duplicate_source_name":
+        if error["type"] in ("duplicate_source_name", "duplicate_channel_name"):
             ctx = error.get("ctx") or {}
+            table = "sources" if error["type"] == "duplicate_source_name" else "channels"
             lines.append(
-                f"{file}: sources[{ctx['index']}].name: {ctx['name']!r} is already used by sources[{ctx['first']}]; "
-                "give every source a unique name"
+                f"{file}: {table}[{ctx['index']}].name: {ctx['name']!r} is already used by {table}[{ctx['first']}]; "
+                f"give every {table[:-1]} a unique name"
             )
             continue
+        loc, tag = _strip_channel_tag(loc)
+        if error["type"] == "union_tag_invalid":
+            loc = (*loc, "type")
         key = _key(loc)
         variable = overridden.get(tuple(str(part) for part in loc))
         where = f"{variable} (overrides {key})" if variable else f"{file}: {key}" if key else file
-        lines.append(f"{where}: {_problem(error, loc)}")
+        lines.append(f"{where}: {_problem(error, loc, tag)}")
     if len(lines) > _MAX_LINES:
         lines = [*lines[:_MAX_LINES], f"... and {len(lines) - _MAX_LINES} more problems"]
     return "\n".join(lines)
@@ -306,8 +319,22 @@ def _key(loc: tuple[int | str, ...]) -> str:
     return text
 
 
-def _problem(error: ErrorDetails, loc: tuple[int | str, ...]) -> str:
+def _strip_channel_tag(loc: tuple[int | str, ...]) -> tuple[tuple[int | str, ...], str | None]:
+    """pydantic puts a channel's type into the location (``channels.0.webhook.url``): take it out."""
+    if len(loc) >= 3 and loc[0] == "channels" and isinstance(loc[1], int) and loc[2] in _CHANNEL_MODELS:
+        return (*loc[:2], *loc[3:]), str(loc[2])
+    return loc, None
+
+
+def _problem(error: ErrorDetails, loc: tuple[int | str, ...], tag: str | None = None) -> str:
     kind, given, ctx = error["type"], error["input"], error.get("ctx") or {}
+    if kind == "union_tag_invalid":
+        names = [repr(t) for t in _CHANNEL_MODELS]
+        return f"{_show(ctx.get('tag'))} is not allowed; use {', '.join(names[:-1])} or {names[-1]}"
+    if kind == "union_tag_not_found":
+        return f"required key is missing; add type = one of {', '.join(repr(t) for t in _CHANNEL_MODELS)}"
+    if kind == "extra_forbidden" and tag is not None and len(loc) == 3:
+        return _unknown_key(str(loc[-1]), list(_CHANNEL_MODELS[tag].model_fields))
     field = loc[-1] if loc else ""
     duration = field in _DURATION_FIELDS
     if duration and (seconds := _as_seconds(given)) is not None:
@@ -345,6 +372,15 @@ def _problem(error: ErrorDetails, loc: tuple[int | str, ...]) -> str:
     if kind == "string_type":
         return f'{_show(given)} is not a string; put it in quotes ("...")'
     return f"{_show(given)}: {error['msg']}"
+
+
+_CHANNEL_MODELS: dict[str, type[BaseModel]] = {
+    "slack": SlackSettings,
+    "email": EmailSettings,
+    "webhook": WebhookSettings,
+    "console": ConsoleSettings,
+    "apprise": AppriseSettings,
+}
 
 
 def _unknown_key(key: str, allowed: list[str]) -> str:

@@ -162,7 +162,9 @@ class Deliverer:
         return self._mark(delivery_id, result)
 
     def _delay(self, attempts: int, result: SendResult) -> float:
-        if result.retry_after is not None:
+        # A Retry-After of no time at all ("0", a date already past) is no reason to retry at once: that would
+        # spend every attempt in one go (the deliverer drains what is due) and turn an outage into dead rows.
+        if result.retry_after is not None and result.retry_after > 0:
             return min(result.retry_after, self.policy.backoff_max)
         base: float = min(self.policy.backoff * 2.0 ** (attempts - 1), self.policy.backoff_max)
         return base + self.rng.uniform(0, base / 4)
@@ -170,8 +172,12 @@ class Deliverer:
     def _mark(self, delivery_id: int, result: SendResult) -> DeliveryOutcome:
         now = self.clock()
         with self.sessions.begin() as session:
-            delivery = session.get(Delivery, delivery_id)
+            delivery = session.get(Delivery, delivery_id, with_for_update=True)
             assert delivery is not None
+            if delivery.lease_owner != self.owner:
+                # Our lease expired and another deliverer took the row over: it sends and marks it (at most
+                # one duplicate, with the same idempotency key); our answer must not overwrite its state.
+                return DeliveryOutcome(delivery_id, delivery.channel, "lost_lease", result.detail)
             delivery.attempts += 1
             delivery.lease_owner = None
             delivery.lease_until = None

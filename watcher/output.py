@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 FORMATS = ("json", "table", "csv")
 
@@ -40,7 +41,7 @@ def to_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str 
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
+        table.add_row(*(Text(_cell(row.get(c))) for c in columns))  # page text is never rich markup
     return table
 
 

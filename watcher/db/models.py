@@ -205,7 +205,7 @@ class Event(Base):
     __tablename__ = "events"
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
-    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"))
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("snapshots.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30), index=True)
     policy: Mapped[str | None] = mapped_column(String(200), index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
