@@ -128,16 +128,23 @@ def test_two_replicas_on_one_database_check_each_source_once(
     if not db_url.startswith("postgresql"):
         pytest.skip("replicas share a PostgreSQL database")
     names = ["rekognition", "s3", "lambda"]
+    # The pages answer once both replicas run: a replica that started after a source's check planned it an
+    # interval later (correctly), and would never say it checked it.
+    both_up = threading.Event()
     for name in names:
-        server.script(f"/{name}.html", Reply(200, (REKOGNITION / "page-v1.html").read_bytes()))
+        server.script(f"/{name}.html", Reply(200, (REKOGNITION / "page-v1.html").read_bytes(), gate=both_up))
     config = _config(tmp_path, db_url, server, names)
     replicas = [Running(config), Running(config)]
     try:
+        for replica in replicas:
+            replica.wait_for(f"watching {len(names)} sources")
+        both_up.set()
         for replica in replicas:
             for name in names:
                 replica.wait_for(f"check source={name} ")
         assert [replica.stop() for replica in replicas] == [0, 0]
     finally:
+        both_up.set()
         for replica in replicas:
             replica.kill()
     assert [server.count(f"/{n}.html") for n in names] == [1, 1, 1]
