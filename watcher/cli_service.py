@@ -90,7 +90,10 @@ def run(config_path: Path | None, log_format: str | None) -> None:
     senders = senders_or_exit(settings)
     with runtime(settings) as rt:
         metrics = Metrics()
-        deliverer = Deliverer(rt.checker.sessions, senders, owner=rt.checker.owner, clock=rt.checker.clock)
+        deliverer = Deliverer(
+            rt.checker.sessions, senders, owner=rt.checker.owner, clock=rt.checker.clock,
+            policy=settings.service.retry_policy(),
+        )  # fmt: skip
         service = Service(settings, rt.checker.sessions, rt.checker, metrics, deliverer=deliverer)
         status = StatusServer(settings.service.listen_host, settings.service.listen_port, metrics, service.healthy)
         status.start()
@@ -145,7 +148,10 @@ def check(config_path: Path | None, names: tuple[str, ...], dry_run: bool) -> No
                     click.echo(f"{outcome.source}: {outcome.outcome}{detail}{error}")
                 progress.advance(task)
         if senders and not dry_run:  # what this cycle found goes out now, as the service would send it
-            deliverer = Deliverer(rt.checker.sessions, senders, owner=rt.checker.owner, clock=rt.checker.clock)
+            deliverer = Deliverer(
+                rt.checker.sessions, senders, owner=rt.checker.owner, clock=rt.checker.clock,
+                policy=settings.service.retry_policy(),
+            )  # fmt: skip
             delivered = [o for batch in iter(deliverer.run_once, []) for o in batch]
             for d in delivered:
                 click.echo(f"delivery {d.id} to {d.channel}: {d.status} ({d.detail})")

@@ -46,6 +46,7 @@ from watcher.notify.settings import (
     SlackSettings,
     WebhookSettings,
 )
+from watcher.outbox import RetryPolicy
 
 DEFAULT_DATABASE_URL = "sqlite:///data/watcher.db"
 DEFAULT_CONFIG_PATH = Path("config/watcher.toml")
@@ -173,7 +174,15 @@ class ServiceSettings(_Strict):
     listen_port: int = Field(9108, ge=0, le=65535)
     """``/healthz`` and ``/metrics``; 0 picks a free port."""
     deliver_every: int = Field(5, ge=1)
+    """Seconds between two runs of the deliverer job."""
+    delivery_max_attempts: int = Field(10, ge=1, le=100)
+    """A delivery that keeps failing goes ``dead`` after this many attempts."""
+    delivery_backoff: int = Field(30, ge=1)
+    """Seconds before the first retry of a failed delivery; doubles per attempt, with jitter, up to an hour."""
     log_format: Literal["text", "json"] = "text"
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.delivery_max_attempts, backoff=float(self.delivery_backoff))
 
 
 class Settings(_Strict):
