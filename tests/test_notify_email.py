@@ -644,3 +644,15 @@ def test_a_refused_connection_is_temporary() -> None:
     result = send(_settings(port), None, _message())
     assert (result.ok, result.permanent) == (False, False)
     assert result.detail.startswith("connection failed: ConnectionRefusedError")
+
+
+def test_an_encoded_word_in_page_text_never_becomes_a_header_of_its_own() -> None:
+    """A policy name such as ``=?utf-8?q?P=0D=0ABcc:...?=`` once decoded into a real Bcc header (CVE-2024-6923)."""
+    trap = "=?utf-8?q?P=0D=0ABcc:_evil@example.com?="
+    notice = replace(v2_digest().notices[0], policy=trap)
+    message = render(replace(v2_digest(), notices=(notice,)), sender="w@example.com", recipients=["s@example.com"])
+    raw = message.as_bytes()
+    parsed = email.message_from_bytes(raw, policy=email_policy.default)
+    assert parsed["Bcc"] is None
+    assert b"\nBcc:" not in raw and b"\r\nBcc:" not in raw
+    assert trap in str(parsed["Subject"])

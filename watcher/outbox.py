@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from watcher.db.models import Delivery, DeliveryEvent, Event, Source
 from watcher.diff import Change, ChangeKind
-from watcher.notify.digest import build_digest
+from watcher.notify.digest import build_digests
 from watcher.notify.model import Digest, SendResult
 from watcher.notify.routing import accepts
 from watcher.notify.settings import ChannelSettings
@@ -118,6 +118,8 @@ class Deliverer:
         self.clock = clock
         self.policy = policy or RetryPolicy()
         self.rng = rng or random.Random()
+        self._prepared: dict[int, tuple[str, Digest]] = {}
+        """Digests read by ``run_once`` for its claimed rows, taken by ``_deliver``."""
 
     def claim(self, limit: int = 50) -> list[int]:
         """Take the lease on up to ``limit`` due rows; another deliverer skips them until it expires."""
@@ -141,18 +143,34 @@ class Deliverer:
             return sorted(session.scalars(stmt.execution_options(synchronize_session=False)))
 
     def run_once(self, limit: int = 50) -> list[DeliveryOutcome]:
-        """Claim due rows and deliver each; returns what happened to every claimed row."""
-        outcomes = []
-        for delivery_id in self.claim(limit):
-            outcomes.append(self._deliver(delivery_id))
-        return outcomes
+        """Claim due rows and deliver each; returns what happened to every claimed row.
+
+        The claimed rows and their digests are read at once (one read session, a fixed number of queries); then
+        each row is sent and marked in its own transaction, so that a crash costs at most one duplicate.
+        """
+        ids = self.claim(limit)
+        if not ids:
+            return []
+        self._prepared.update(self._prepare(ids))
+        try:
+            return [self._deliver(delivery_id) for delivery_id in ids]
+        finally:
+            for delivery_id in ids:
+                self._prepared.pop(delivery_id, None)
+
+    def _prepare(self, ids: list[int]) -> dict[int, tuple[str, Digest]]:
+        """Each claimed row's channel and digest, read in one session."""
+        with self.sessions() as session:
+            stmt = select(Delivery.id, Delivery.channel, Delivery.digest_key).where(Delivery.id.in_(ids))
+            rows = {delivery_id: (channel, key) for delivery_id, channel, key in session.execute(stmt)}
+            digests = build_digests(session, {delivery_id: key for delivery_id, (_, key) in rows.items()})
+        return {delivery_id: (channel, digests[delivery_id]) for delivery_id, (channel, _) in rows.items()}
 
     def _deliver(self, delivery_id: int) -> DeliveryOutcome:
-        with self.sessions() as session:
-            delivery = session.get(Delivery, delivery_id)
-            assert delivery is not None
-            digest = build_digest(session, delivery)
-            channel = delivery.channel
+        prepared = self._prepared.pop(delivery_id, None)
+        if prepared is None:  # not read by run_once (a caller delivering one row)
+            prepared = self._prepare([delivery_id])[delivery_id]
+        channel, digest = prepared
         sender = self.senders[channel]
         try:
             result = sender.deliver(digest)
@@ -171,6 +189,11 @@ class Deliverer:
 
     def _mark(self, delivery_id: int, result: SendResult) -> DeliveryOutcome:
         now = self.clock()
+        if result.ok:
+            sent = self._mark_sent(delivery_id, result, now)
+            if sent is not None:
+                return sent
+            # Not ours any more (or gone): the path below reads the row and reports the lost lease.
         with self.sessions.begin() as session:
             delivery = session.get(Delivery, delivery_id, with_for_update=True)
             assert delivery is not None
@@ -198,6 +221,29 @@ class Deliverer:
             )  # fmt: skip
             channel = delivery.channel
         return DeliveryOutcome(delivery_id, channel, status, result.detail)
+
+    def _mark_sent(self, delivery_id: int, result: SendResult, now: dt.datetime) -> DeliveryOutcome | None:
+        """The common case in one statement: ``sent``, only while the lease is still ours (None when it is not)."""
+        stmt = (
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.lease_owner == self.owner)
+            .values(
+                status="sent",
+                sent_at=now,
+                attempts=Delivery.attempts + 1,
+                lease_owner=None,
+                lease_until=None,
+                last_error=None,
+            )
+            .returning(Delivery.channel, Delivery.attempts)
+        )
+        with self.sessions.begin() as session:
+            row = session.execute(stmt.execution_options(synchronize_session=False)).first()
+        if row is None:
+            return None
+        channel, attempts = row
+        log.info("delivery %s channel=%s status=sent attempts=%s %s", delivery_id, channel, attempts, result.detail)
+        return DeliveryOutcome(delivery_id, channel, "sent", result.detail)
 
     def _alert_dead(self, session: Session, delivery: Delivery, result: SendResult, now: dt.datetime) -> None:
         """One ``delivery_dead`` event for the operators, on every other channel that takes operator alerts."""

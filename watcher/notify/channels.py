@@ -1,14 +1,19 @@
 """Configured channels as senders: each joins a channel module's pure ``render`` to its ``send``.
 
-Secrets are resolved once, at start; a missing one is a configuration error naming the variable.
+Secrets are resolved once, at start; a missing one is a configuration error naming the variable. The HTTP
+channels (Slack, webhook) keep one ``requests.Session`` per thread, so that their messages reuse a connection.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.cookiejar import DefaultCookiePolicy
 from typing import TextIO
+
+import requests
 
 from watcher.notify import apprise_channel, console, email, slack, webhook
 from watcher.notify.model import Digest, SendResult
@@ -23,13 +28,37 @@ from watcher.notify.settings import (
 )
 
 
+def http_session() -> requests.Session:
+    """A session for one channel's POSTs: its connections stay open between messages. It keeps no cookies (a
+    session per message kept none either); proxies and CA bundles still come from the environment on every request,
+    and ``send`` still never follows redirects."""
+    session = requests.Session()
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
+class _Sessions(threading.local):
+    """One ``requests.Session`` per thread (a session is not meant to be shared by threads), made when first used."""
+
+    session: requests.Session | None = None
+
+    def get(self) -> requests.Session:
+        if self.session is None:
+            self.session = http_session()
+        return self.session
+
+
 @dataclass(frozen=True)
 class SlackChannel:
     settings: SlackSettings
     url: str
+    _sessions: _Sessions = field(default_factory=_Sessions, init=False, repr=False, compare=False)
 
     def deliver(self, digest: Digest) -> SendResult:
-        return slack.send(self.url, slack.render(digest), key=digest.key, timeout=self.settings.timeout)
+        payload = slack.render(digest)
+        return slack.send(
+            self.url, payload, key=digest.key, timeout=self.settings.timeout, session=self._sessions.get()
+        )
 
 
 @dataclass(frozen=True)
@@ -50,10 +79,18 @@ class WebhookChannel:
     settings: WebhookSettings
     url: str
     secret: str | None
+    _sessions: _Sessions = field(default_factory=_Sessions, init=False, repr=False, compare=False)
 
     def deliver(self, digest: Digest) -> SendResult:
         body = webhook.render(digest)
-        return webhook.send(self.url, body, key=digest.key, secret=self.secret, timeout=self.settings.timeout)
+        return webhook.send(
+            self.url,
+            body,
+            key=digest.key,
+            secret=self.secret,
+            timeout=self.settings.timeout,
+            session=self._sessions.get(),
+        )
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,15 @@
-"""Read a delivery's events back as a ``Digest`` of plain ``Notice`` values for the channels to render."""
+"""Read deliveries' events back as ``Digest`` values of plain ``Notice`` values for the channels to render.
+
+``build_digests`` reads any number of deliveries in a fixed number of queries: their events with their sources,
+the updates rows of the snapshots those events came from, and the latest anchor of every (source, policy) named.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,27 +22,109 @@ POLICY_KINDS = frozenset(
     {"policy_added", "policy_removed", "actions_added", "actions_removed", "statement_changed", "document_moved"}
 )
 ROW_FIELDS = ("change", "description", "date", "date_raw")
+CHUNK = 500
+"""Values per ``IN (...)`` list: a large batch is read in several queries rather than one with too many parameters."""
+
+_T = TypeVar("_T")
 
 
-def _anchor(session: Session, source_id: int, policy: str | None) -> str | None:
-    if policy is None:
-        return None
-    stmt = (
-        select(PolicyVersion.anchor)
-        .join(PolicyRow, PolicyRow.id == PolicyVersion.policy_id)
-        .where(PolicyRow.source_id == source_id, PolicyRow.name == policy, PolicyVersion.anchor.is_not(None))
-        .order_by(PolicyVersion.valid_from.desc())
-        .limit(1)
-    )
-    return session.scalars(stmt).first()
+@dataclass(frozen=True)
+class _Event:
+    """What a notice needs of an event and its source (plain values read with one query, no ORM objects)."""
+
+    id: int
+    kind: str
+    policy: str | None
+    payload: dict[str, Any]
+    detected_at: dt.datetime
+    snapshot_id: int | None
+    source_id: int
+    source_name: str
+    source_url: str
+    source_service: str | None
 
 
-def _rows_of_snapshot(session: Session, snapshot_id: int | None) -> list[dict[str, Any]]:
-    """The updates rows that the same check found (what AWS wrote about its changes)."""
-    if snapshot_id is None:
-        return []
-    stmt = select(Event.payload).where(Event.snapshot_id == snapshot_id, Event.kind == "update_row_added")
-    return [dict(p) for p in session.scalars(stmt)]
+def _chunks(values: Iterable[_T], size: int = CHUNK) -> Iterator[list[_T]]:
+    items = list(values)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _events(session: Session, delivery_ids: Sequence[int]) -> dict[int, list[_Event]]:
+    """Each delivery's events with their sources, in event id order."""
+    out: dict[int, list[_Event]] = {i: [] for i in delivery_ids}
+    for ids in _chunks(sorted(set(delivery_ids))):
+        stmt = (
+            select(
+                DeliveryEvent.delivery_id,
+                Event.id,
+                Event.kind,
+                Event.policy,
+                Event.payload,
+                Event.detected_at,
+                Event.snapshot_id,
+                Source.id,
+                Source.name,
+                Source.url,
+                Source.service,
+            )
+            .join(Event, Event.id == DeliveryEvent.event_id)
+            .join(Source, Source.id == Event.source_id)
+            .where(DeliveryEvent.delivery_id.in_(ids))
+            .order_by(DeliveryEvent.delivery_id, Event.id)
+        )
+        for delivery_id, *values in session.execute(stmt):
+            out[delivery_id].append(_Event(*values))
+    return out
+
+
+def _rows_of_snapshots(session: Session, snapshot_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+    """The updates rows that each check found (what AWS wrote about its changes), in event order."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for ids in _chunks(sorted(set(snapshot_ids))):
+        stmt = (
+            select(Event.snapshot_id, Event.payload)
+            .where(Event.snapshot_id.in_(ids), Event.kind == "update_row_added")
+            .order_by(Event.id)
+        )
+        for snapshot_id, payload in session.execute(stmt):
+            if snapshot_id is not None:
+                out.setdefault(snapshot_id, []).append(dict(payload))
+    return out
+
+
+def _anchors(session: Session, pairs: Iterable[tuple[int, str]]) -> dict[tuple[int, str], str]:
+    """The anchor of the latest anchored version of each (source id, policy name)."""
+    wanted = set(pairs)
+    out: dict[tuple[int, str], str] = {}
+    latest: dict[tuple[int, str], tuple[dt.datetime, int]] = {}
+    for source_ids in _chunks(sorted({s for s, _ in wanted})):
+        for names in _chunks(sorted({n for _, n in wanted})):
+            stmt = (
+                select(
+                    PolicyRow.source_id,
+                    PolicyRow.name,
+                    PolicyVersion.valid_from,
+                    PolicyVersion.id,
+                    PolicyVersion.anchor,
+                )
+                .join(PolicyVersion, PolicyVersion.policy_id == PolicyRow.id)
+                .where(
+                    PolicyRow.source_id.in_(source_ids),
+                    PolicyRow.name.in_(names),
+                    PolicyVersion.anchor.is_not(None),
+                )
+            )
+            for source_id, name, valid_from, version_id, anchor in session.execute(stmt):
+                key = (source_id, name)
+                if (
+                    key in wanted
+                    and anchor is not None
+                    and (key not in latest or latest[key] < (valid_from, version_id))
+                ):
+                    latest[key] = (valid_from, version_id)
+                    out[key] = anchor
+    return out
 
 
 def _row_for(rows: list[dict[str, Any]], policy: str | None) -> dict[str, Any] | None:
@@ -45,15 +134,15 @@ def _row_for(rows: list[dict[str, Any]], policy: str | None) -> dict[str, Any] |
     return None
 
 
-def notice_of(session: Session, event: Event, source: Source, rows: list[dict[str, Any]]) -> Notice:
+def _notice(event: _Event, anchor: str | None, rows: list[dict[str, Any]]) -> Notice:
     details = dict(event.payload)
     grants = tuple((str(e), str(a)) for e, a in details.pop("grants", []))
-    anchor = _anchor(session, source.id, event.policy) or details.get("anchor")
-    url = f"{source.url}#{anchor}" if anchor and event.kind != "feed_item_added" else source.url
+    anchor = anchor or details.get("anchor")
+    url = f"{event.source_url}#{anchor}" if anchor and event.kind != "feed_item_added" else event.source_url
     return Notice(
         kind=event.kind,
-        source=source.name,
-        service=source.service,
+        source=event.source_name,
+        service=event.source_service,
         policy=event.policy,
         grants=grants,
         detected_at=event.detected_at.isoformat(),
@@ -64,19 +153,30 @@ def notice_of(session: Session, event: Event, source: Source, rows: list[dict[st
     )
 
 
+def build_digests(session: Session, keys: Mapping[int, str]) -> dict[int, Digest]:
+    """The digest of each delivery (delivery id -> its ``digest_key``), read in one go: a fixed number of queries
+    however many deliveries and events there are (more only past ``CHUNK`` values in one list)."""
+    if not keys:
+        return {}
+    events = _events(session, list(keys))
+    every = [e for group in events.values() for e in group]
+    rows = _rows_of_snapshots(session, {e.snapshot_id for e in every if e.snapshot_id is not None})
+    named = {(e.source_id, e.policy) for e in every if e.policy is not None and e.kind != "feed_item_added"}
+    anchors = _anchors(session, named)
+    digests = {}
+    for delivery_id, key in keys.items():
+        notices = tuple(
+            _notice(
+                e,
+                anchors.get((e.source_id, e.policy)) if e.policy is not None else None,
+                rows.get(e.snapshot_id, []) if e.snapshot_id is not None else [],
+            )
+            for e in events[delivery_id]
+        )
+        digests[delivery_id] = Digest(key=key, notices=notices)
+    return digests
+
+
 def build_digest(session: Session, delivery: Delivery) -> Digest:
-    stmt = (
-        select(Event, Source)
-        .join(DeliveryEvent, DeliveryEvent.event_id == Event.id)
-        .join(Source, Source.id == Event.source_id)
-        .where(DeliveryEvent.delivery_id == delivery.id)
-        .order_by(Event.id)
-    )
-    pairs = [(event, source) for event, source in session.execute(stmt)]
-    rows_by_snapshot: dict[int | None, list[dict[str, Any]]] = {}
-    notices = []
-    for event, source in pairs:
-        if event.snapshot_id not in rows_by_snapshot:
-            rows_by_snapshot[event.snapshot_id] = _rows_of_snapshot(session, event.snapshot_id)
-        notices.append(notice_of(session, event, source, rows_by_snapshot[event.snapshot_id]))
-    return Digest(key=delivery.digest_key, notices=tuple(notices))
+    """The digest of one delivery."""
+    return build_digests(session, {delivery.id: delivery.digest_key})[delivery.id]

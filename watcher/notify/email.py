@@ -20,8 +20,9 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import policy as email_policy
+from email.header import Header
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import format_datetime
 from typing import Any
 
@@ -400,6 +401,50 @@ def subject(digest: Digest) -> str:
     return _cut(one_line(f"[{one_line(digest.title) or 'Policy Watcher'}] {text}"), SUBJECT_MAX)
 
 
+# --- the Subject header --------------------------------------------------------------------------------------------
+
+
+class _Policy(EmailPolicy):
+    """``email.policy.default``, except that the Subject is written so that it reads back exactly as rendered.
+
+    The default folding (78 characters) moves a subject of 70 to 77 characters whole onto a continuation line
+    (``Subject:`` CRLF SP ``[Policy Watcher] ...``), which reads back with a leading space; it can double a space
+    next to an encoded word; and on Python 3.11.7 (before the CVE-2024-6923 fix) it writes a CR LF that came from
+    decoding an encoded word as it is, i.e. a new header. Here a subject of printable ASCII without ``=?``
+    (``SUBJECT_MAX`` characters at most) stays on its one line, within RFC 5322's 998; any other is written whole
+    as RFC 2047 encoded words of at most 75 characters, one per folded line, which a reader decodes to exactly the
+    text. Other headers and the body are as by default.
+    """
+
+    def fold(self, name: str, value: str) -> str:
+        if name.lower() == "subject":
+            return self._fold_subject(name, value)
+        return str(super().fold(name, value))
+
+    def fold_binary(self, name: str, value: str) -> bytes:
+        if name.lower() == "subject":
+            return self._fold_subject(name, value).encode("utf-8" if self.utf8 else "ascii")
+        return super().fold_binary(name, value)
+
+    def _fold_subject(self, name: str, value: str) -> str:
+        text = str(value)
+        plain = (text.isascii() or self.utf8) and text.isprintable() and "=?" not in text
+        if plain and len(name) + 2 + len(text) <= 998:
+            return f"{name}: {text}{self.linesep}"
+        encoded = Header(text, "utf-8", maxlinelen=76, header_name=name).encode(linesep=self.linesep)
+        return f"{name}: {encoded}{self.linesep}"
+
+
+def _header_value(text: str) -> str:
+    """``text`` as a header value that the email package stores as it is: it decodes whatever looks like an
+    encoded word (``=?utf-8?q?=0D=0A?=`` from a page would become a line break), so such text goes in encoded."""
+    return Header(text, "utf-8").encode(maxlinelen=0) if "=?" in text else text
+
+
+POLICY = _Policy()
+"""The policy of every rendered message."""
+
+
 # --- the two parts -------------------------------------------------------------------------------------------------
 
 
@@ -474,8 +519,8 @@ def render(digest: Digest, *, sender: str, recipients: list[str]) -> EmailMessag
         raise ValueError("a message needs at least one recipient")
     title = subject(digest)
     sections = _sections(digest)
-    message = EmailMessage(policy=email_policy.default)
-    message["Subject"] = title
+    message = EmailMessage(policy=POLICY)
+    message["Subject"] = _header_value(title)
     message["From"] = _address(sender)
     message["To"] = ", ".join(_address(r) for r in recipients)
     message["Date"] = format_datetime(_date(digest))

@@ -18,6 +18,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -460,8 +461,14 @@ def _lines_within(lines: Sequence[str], limit: int) -> str:
 # --- send --------------------------------------------------------------------------------------------------------
 
 
-def send(url: str, payload: dict[str, Any], *, key: str, timeout: float) -> SendResult:
-    """POST ``payload`` to the webhook ``url``; Slack's answer as a ``SendResult``. Never raises."""
+def send(
+    url: str, payload: dict[str, Any], *, key: str, timeout: float, session: requests.Session | None = None
+) -> SendResult:
+    """POST ``payload`` to the webhook ``url``; Slack's answer as a ``SendResult``. Never raises.
+
+    ``session`` keeps the connection alive between messages (one per channel); without it each call opens its own.
+    Redirects are never followed, either way.
+    """
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     headers = {
         "Content-Type": "application/json; charset=utf-8",
@@ -469,10 +476,8 @@ def send(url: str, payload: dict[str, Any], *, key: str, timeout: float) -> Send
         "X-Watcher-Delivery": re.sub(r"[^\x21-\x7e]", "", key)[:200],
     }
     try:
-        with requests.Session() as session:
-            response = session.post(
-                url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True
-            )
+        with nullcontext(session) if session is not None else requests.Session() as http:
+            response = http.post(url, data=body, headers=headers, timeout=timeout, allow_redirects=False, stream=True)
             with response:
                 excerpt = next(response.iter_content(1024), b"")
                 return _answer(response.status_code, response.headers.get("Retry-After"), excerpt, url)

@@ -56,6 +56,7 @@ import hashlib
 import hmac
 import json
 import math
+from contextlib import nullcontext
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -110,8 +111,20 @@ def verify(body: bytes, header: str, secret: str) -> bool:
     return hmac.compare_digest(sign(body, secret).encode(), header.strip().encode())
 
 
-def send(url: str, body: bytes, *, key: str, secret: str | None, timeout: float) -> SendResult:
-    """POST ``body`` to ``url``; never raises, and the detail never shows the URL or the secret."""
+def send(
+    url: str,
+    body: bytes,
+    *,
+    key: str,
+    secret: str | None,
+    timeout: float,
+    session: requests.Session | None = None,
+) -> SendResult:
+    """POST ``body`` to ``url``; never raises, and the detail never shows the URL or the secret.
+
+    ``session`` keeps the connection alive between messages (one per channel); without it each call opens its own.
+    Redirects are never followed, either way.
+    """
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -121,10 +134,8 @@ def send(url: str, body: bytes, *, key: str, secret: str | None, timeout: float)
         headers[SIGNATURE_HEADER] = sign(body, secret)
     hidden = _secrets(url, secret)
     try:
-        with requests.Session() as session:
-            response = session.post(
-                url, data=body, headers=headers, timeout=timeout, stream=True, allow_redirects=False
-            )
+        with nullcontext(session) if session is not None else requests.Session() as http:
+            response = http.post(url, data=body, headers=headers, timeout=timeout, stream=True, allow_redirects=False)
             try:
                 return _answer(response, hidden)
             finally:
