@@ -1,14 +1,17 @@
 """One check of one configured source: lease, fetch, then record (not modified, unchanged, ingested or failed).
 
 The flow stays one way: ``fetch`` talks HTTP, ``pipeline.ingest`` parses and writes, and everything a
-check writes (check row, validators, health, events, lease release) is in one transaction.
+check writes (check row, validators, health, events, lease release) is in one transaction. A check that finds
+nothing new (a 304 or the same bytes, no health event) costs two short transactions: the claim, one UPDATE …
+RETURNING, and the record, one INSERT and one UPDATE (``watcher.store.checks``).
 
 A page whose policies link to the AWS Managed Policy Reference instead of embedding their JSON is followed
 (``http.follow_references``): after the page's own check, each linked reference page is checked as a
 *derived source* ``<page>/<Policy>`` through the very same path (lease, conditional GET with its own
 validators, ingest, events, health). The derived sources live in the database only: which ones a page links
 is written in the page check's transaction, read from each new body of the page (and once per process from
-its stored body, so that a page already seen before following was on is followed too). A new accepted version
+its stored body, so that a page already seen before following was on is followed too; not when its stored
+policies show that it links nowhere). A new accepted version
 of the page that no longer links a policy disables that policy's derived source (kept, unchecked); a suspect
 or repeated version only adds. At most ``http.max_reference_pages`` are checked per page per check, the ones
 checked longest ago first.
@@ -31,12 +34,21 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from watcher.config import Settings, SourceSettings
 from watcher.db.models import Event, Source
+from watcher.diff import Change
 from watcher.fetch import Fetcher, FetchResult
 from watcher.health import Health, after_failure, after_success
 from watcher.outbox import enqueue
 from watcher.pipeline import IngestResult, ingest
 from watcher.references import Found, derived_name, read_references
+from watcher.store.checks import (
+    Claimed,
+    Config,
+    claim_synced,
+    record_quiet_check,
+    transaction,
+)
 from watcher.store.events import add_events
+from watcher.store.link_memory import LinkMemory, Probe
 from watcher.store.sources import (
     CheckRecord,
     add_check,
@@ -73,14 +85,6 @@ class CheckOutcome:
         return [self, *self.derived]
 
 
-@dataclass(frozen=True)
-class Validators:
-    etag: str | None
-    last_modified: str | None
-    body_sha256: str | None
-    source_id: int | None = None
-
-
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -106,13 +110,26 @@ class Checker:
         self._ingests = threading.BoundedSemaphore(2)
         self._configured = frozenset(s.name for s in settings.sources)
         """Configured sources are never treated as derived ones, whatever their name."""
-        self._links_read: set[str] = set()
-        """Pages whose reference links were read in this process (from a body fetched or stored)."""
-        self._links_lock = threading.Lock()
+        self._known = LinkMemory()
+        """Whose reference links were read in this process (from a body fetched or stored), who has no derived
+        source to check."""
 
-    def _claim(self, config: SourceSettings, now: dt.datetime, force: bool) -> Validators | None:
-        """Take the source's lease and read its validators; ``None`` when another replica has it."""
+    def _claim(self, config: SourceSettings, now: dt.datetime, force: bool, probe: Probe | None) -> Claimed | None:
+        """Take the source's lease and read its validators and health; ``None`` when another replica has it.
+
+        A row already in line with the config is claimed in one statement (and probed, see ``claim_synced``); a
+        new source, a changed config or a lease that is not free take the ORM path (create or update the row,
+        then try the lease), which probes nothing.
+        """
         fresh_for = None if force else dt.timedelta(seconds=self.settings.interval_of(config) / 2)
+        synced = Config(config.name, config.kind, config.url, config.service, config.guide)
+        with transaction(self.sessions) as conn:
+            claimed = claim_synced(
+                conn, synced, self.owner, now, LEASE_TTL, fresh_for, probe_links=probe is not None and probe.links,
+                probe_derived=probe is not None and probe.derived,
+            )  # fmt: skip
+        if claimed is not None:
+            return claimed
         with self.sessions.begin() as session:
             source = sync_source(
                 session, name=config.name, kind=config.kind, url=config.url, service=config.service,
@@ -121,7 +138,8 @@ class Checker:
             session.flush()
             if not take_lease(session, source.id, self.owner, now, LEASE_TTL, fresh_for):
                 return None
-            return Validators(source.etag, source.last_modified, source.last_body_sha256, source.id)
+            health = Health(source.consecutive_failures, source.failing, source.failing_since)
+            return Claimed(source.id, source.etag, source.last_modified, source.last_body_sha256, health)
 
     def check(self, config: SourceSettings, *, force: bool = False, dry_run: bool = False) -> CheckOutcome:
         """Check ``config``; a page then checks the reference pages it links to (``CheckOutcome.derived``).
@@ -130,49 +148,58 @@ class Checker:
         failed checks none of them.
         """
         follow = config.kind == "page" and self.settings.http.follow_references
-        outcome, found = self._check(config, force, dry_run, follow)
+        outcome, found, body_sha256 = self._check(config, force, dry_run, follow)
         if not follow or outcome.outcome in ("skipped", "error"):
             return outcome
-        due = self._due(config, found, dry_run)
+        due = self._due(config, found, dry_run, body_sha256)
         return replace(outcome, derived=tuple(self._check_derived(d, force, dry_run) for d in due))
 
     def _check(
         self, config: SourceSettings, force: bool, dry_run: bool, follow: bool
-    ) -> tuple[CheckOutcome, Found | None]:
-        """One source's check, and (``follow``) the reference links read from its body if one was read."""
+    ) -> tuple[CheckOutcome, Found | None, str | None]:
+        """One source's check, (``follow``) the reference links read from its body if one was read, and the
+        sha256 of the body the source now has (``None`` if unknown)."""
         now = self.clock()
+        probe = self._known.probe(config.name) if follow and not dry_run else None
         # A dry run fetches unconditionally and takes no lease: it writes nothing at all.
-        validators = Validators(None, None, None) if dry_run else self._claim(config, now, force)
-        if validators is None:
-            return CheckOutcome(config.name, "skipped"), None
-        result = self.fetcher.get(config.url, etag=validators.etag, last_modified=validators.last_modified)
-        fresh = (
-            result.ok and result.body is not None and hashlib.sha256(result.body).hexdigest() != validators.body_sha256
+        claimed = None if dry_run else self._claim(config, now, force, probe)
+        if claimed is None and not dry_run:
+            return CheckOutcome(config.name, "skipped"), None, None
+        etag, last_modified, stored_sha256 = (
+            (claimed.etag, claimed.last_modified, claimed.body_sha256) if claimed else (None, None, None)
         )
-        found = self._links(config, result, fresh) if follow else None
+        result = self.fetcher.get(config.url, etag=etag, last_modified=last_modified)
+        body_sha256 = hashlib.sha256(result.body).hexdigest() if result.ok and result.body is not None else None
+        fresh = body_sha256 is not None and body_sha256 != stored_sha256
+        found = self._read_links(config, result, fresh, claimed) if follow else None
         if fresh:
             outcome = self._ingest(config, result, now, dry_run, found)
         else:
-            outcome = self._record(config, result, now, dry_run, found, validators.source_id)
+            outcome = self._record(config, result, now, dry_run, found, claimed)
         if found is not None and not dry_run and outcome.outcome != "error":
-            with self._links_lock:
-                self._links_read.add(config.name)
-        return outcome, found
+            self._known.read(config.name, written=fresh or bool(found.references))
+        current_sha256 = body_sha256 or stored_sha256
+        if probe is not None and probe.derived and claimed is not None and not claimed.derived and current_sha256:
+            self._known.no_derived(config.name, current_sha256, probe.writes)
+        return outcome, found, current_sha256
 
-    def _links(self, config: SourceSettings, result: FetchResult, fresh: bool) -> Found | None:
+    def _read_links(
+        self, config: SourceSettings, result: FetchResult, fresh: bool, claimed: Claimed | None
+    ) -> Found | None:
         """The reference links of the page as fetched; ``None`` when the stored ones are current.
 
         A new body is always read. A body seen before (304, or the same bytes) is read once per process, from
-        the stored snapshot if the server sent none, so that a page first seen with following off is followed.
+        the stored snapshot if the server sent none, so that a page first seen with following off is followed;
+        a stored snapshot whose stored policies link nowhere is not read (it has no links: ``Found()``).
         """
         if not result.ok:
             return None
-        if not fresh:
-            with self._links_lock:
-                if config.name in self._links_read:
-                    return None
+        if not fresh and self._known.links_read(config.name):
+            return None
         body = result.body
         if body is None:
+            if claimed is not None and not claimed.stored_links:
+                return Found()
             with self.sessions() as session:
                 body = latest_body(session, config.name)
         return None if body is None else read_references(body, config.name, config.url)
@@ -186,19 +213,28 @@ class Checker:
             disable_others=disable_others, exclude=self._configured,
         )  # fmt: skip
 
-    def _due(self, config: SourceSettings, found: Found | None, dry_run: bool) -> list[SourceSettings]:
+    def _due(
+        self, config: SourceSettings, found: Found | None, dry_run: bool, body_sha256: str | None
+    ) -> list[SourceSettings]:
         """The derived sources to check now: the enabled ones checked longest ago, up to the limit.
 
-        A dry run wrote nothing, so it takes the links of the body it just read, in page order.
+        A dry run wrote nothing, so it takes the links of the body it just read, in page order. A page found
+        without any at the same body (``body_sha256``) is not looked up again until this checker writes its links.
         """
         limit = self.settings.http.max_reference_pages
         if dry_run:
             refs = found.references[:limit] if found is not None else ()
             service = config.service or (found.service if found is not None else None)
             return [_derived(config, derived_name(config.name, r.policy), r.url, service) for r in refs]
+        if self._known.knows_no_derived(config.name, body_sha256):
+            return []
+        writes = self._known.writes(config.name)
         with self.sessions() as session:
             rows = due_derived_sources(session, config.name, limit, exclude=self._configured)
-            return [_derived(config, row.name, row.url, row.service) for row in rows]
+            due = [_derived(config, row.name, row.url, row.service) for row in rows]
+        if not due and body_sha256 is not None:
+            self._known.no_derived(config.name, body_sha256, writes)
+        return due
 
     def _check_derived(self, config: SourceSettings, force: bool, dry_run: bool) -> CheckOutcome:
         """A derived source's check; an unexpected error is its own, never the page's or its siblings'."""
@@ -211,15 +247,12 @@ class Checker:
     def _after(self, source: Source, result: FetchResult, now: dt.datetime, session: Session) -> list[Event]:
         """Validators, health and lease, inside the check's transaction; the health events written."""
         state = Health(source.consecutive_failures, source.failing, source.failing_since)
-        if result.ok:
-            if not result.not_modified:
-                source.etag, source.last_modified = result.etag, result.last_modified
-                if result.body is not None:
-                    source.last_body_sha256 = hashlib.sha256(result.body).hexdigest()
-            state, change = after_success(state, now)
-        else:
-            threshold = self.settings.defaults.failure_threshold
-            state, change = after_failure(state, now, threshold, result.error or "unknown error")
+        validators = _validators(result)
+        if validators is not None:
+            source.etag, source.last_modified, sha256 = validators
+            if sha256 is not None:
+                source.last_body_sha256 = sha256
+        state, change = self._health(state, result, now)
         source.consecutive_failures, source.failing, source.failing_since = (
             state.consecutive_failures, state.failing, state.failing_since,
         )  # fmt: skip
@@ -228,6 +261,12 @@ class Checker:
             return []
         since = change.detail["since"]
         return add_events(session, source, None, [change], since, now)
+
+    def _health(self, state: Health, result: FetchResult, now: dt.datetime) -> tuple[Health, Change | None]:
+        if result.ok:
+            return after_success(state, now)
+        threshold = self.settings.defaults.failure_threshold
+        return after_failure(state, now, threshold, result.error or "unknown error")
 
     def _notify(self, session: Session, events: list[Event], now: dt.datetime) -> None:
         """The outbox rows for these events, in the same transaction (nothing lost, nothing sent twice)."""
@@ -272,18 +311,27 @@ class Checker:
         now: dt.datetime,
         dry_run: bool,
         found: Found | None,
-        source_id: int | None = None,
+        claimed: Claimed | None = None,
     ) -> CheckOutcome:
-        """A check that ingests nothing: 304, a body identical to the last one, or a failure."""
+        """A check that ingests nothing: 304, a body identical to the last one, or a failure.
+
+        Without links to write nor a health event, it is one INSERT and one UPDATE (``record_quiet_check``).
+        """
         outcome = "not_modified" if result.not_modified else "unchanged" if result.ok else "error"
         size = len(result.body) if result.body is not None else 0
+        record = CheckRecord(outcome, now, result.elapsed_ms, result.status, size, result.error)
+        if claimed is not None and not dry_run and (found is None or not found.references):
+            state, change = self._health(claimed.health, result, now)
+            if change is None:
+                with transaction(self.sessions) as conn:
+                    record_quiet_check(conn, claimed.source_id, record, state, self.owner, _validators(result))
+                return CheckOutcome(config.name, outcome, result.status, result.elapsed_ms, size, [], result.error)
         with self.sessions() as session:
-            claimed = session.get(Source, source_id) if source_id is not None else None
-            source = claimed or sync_source(
+            loaded = session.get(Source, claimed.source_id) if claimed is not None else None
+            source = loaded or sync_source(
                 session, name=config.name, kind=config.kind, url=config.url, service=config.service,
                 guide=config.guide, now=now,
             )  # fmt: skip
-            record = CheckRecord(outcome, now, result.elapsed_ms, result.status, size, result.error)
             add_check(session, source, record)
             if found is not None:
                 self._sync_links(session, config, found, now, disable_others=False)
@@ -295,6 +343,17 @@ class Checker:
             else:
                 session.commit()
         return CheckOutcome(config.name, outcome, result.status, result.elapsed_ms, size, events, result.error)
+
+
+def _validators(result: FetchResult) -> tuple[str | None, str | None, str | None] | None:
+    """The validators a check stores: those of a body received (etag, last modified, sha256), else ``None``.
+
+    A body-less 200 keeps the stored sha256 (``None`` in that place).
+    """
+    if not result.ok or result.not_modified:
+        return None
+    sha256 = hashlib.sha256(result.body).hexdigest() if result.body is not None else None
+    return result.etag, result.last_modified, sha256
 
 
 def _derived(page: SourceSettings, name: str, url: str, service: str | None) -> SourceSettings:
