@@ -148,3 +148,13 @@ def test_healthz_answers_200_while_the_scheduler_runs_and_the_database_answers(
         assert requests.get(base + "/nope", timeout=5).status_code == 404
     finally:
         status.stop()
+
+
+def test_after_sigterm_queued_checks_are_skipped_and_only_those_in_flight_finish(
+    sessions: sessionmaker[Session], paused: BackgroundScheduler
+) -> None:
+    checker = FakeChecker({})
+    service = _service(sessions, checker, paused)
+    service.stop()
+    assert service.run_source("rek-page").outcome == "skipped"
+    assert checker.calls == []

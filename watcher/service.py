@@ -79,6 +79,7 @@ class Service:
             executors={"default": ThreadPoolExecutor(settings.http.concurrency)}, timezone=dt.UTC
         )
         self._forced: set[str] = set()
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
 
     def last_checked(self) -> dict[str, dt.datetime | None]:
@@ -140,6 +141,8 @@ class Service:
         each of those checks is logged and counted under its own source name.
         """
         config = self.sources[name]
+        if self._stopping.is_set():
+            return CheckOutcome(name, "skipped")  # queued before SIGTERM: only the checks in flight finish
         with self._lock:
             force = name in self._forced
             self._forced.discard(name)
@@ -178,6 +181,7 @@ class Service:
     def stop(self, *_: object) -> None:
         """Finish the check in flight, then stop (the signal handler)."""
         log.info("stopping: finishing the checks in flight")
+        self._stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
 
