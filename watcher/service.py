@@ -7,6 +7,7 @@ of that guide at once. SIGTERM or SIGINT finishes the check in flight and return
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import signal
@@ -103,9 +104,13 @@ class Service:
                 replace_existing=True,
             )
         if self.deliverer is not None:
+            # Its own thread, so notifications never wait behind slow checks (already there if installed twice).
+            with contextlib.suppress(ValueError):
+                self.scheduler.add_executor(ThreadPoolExecutor(1), "deliverer")
             self.scheduler.add_job(
                 self.deliver,
                 IntervalTrigger(seconds=self.settings.service.deliver_every, timezone=dt.UTC),
+                executor="deliverer",
                 id="deliverer",
                 name="deliverer",
                 max_instances=1,
