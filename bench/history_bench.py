@@ -813,8 +813,13 @@ def sqlite_backend(rows: dict[str, list[list[Any]]]) -> Backend:
     engine = make_engine(url)
 
     def size() -> int:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Outside any transaction: the engine begins every transaction with BEGIN IMMEDIATE, inside which a
+        # checkpoint is refused ("database table is locked").
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
         wal = Path(f"{path}-wal")
         return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
