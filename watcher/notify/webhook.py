@@ -50,12 +50,9 @@ retried; any other status (other 4xx, and 3xx: redirects are not followed) is pe
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import hashlib
 import hmac
 import json
-import math
 from contextlib import nullcontext
 from typing import Any
 from urllib.parse import urlsplit
@@ -63,6 +60,7 @@ from urllib.parse import urlsplit
 import requests
 
 from watcher.fetch import USER_AGENT
+from watcher.notify.answers import retry_after_seconds
 from watcher.notify.console import clean, summary
 from watcher.notify.model import Digest, Notice, SendResult
 
@@ -161,29 +159,10 @@ def _answer(response: requests.Response, hidden: tuple[str, ...]) -> SendResult:
     if 200 <= code < 300:
         return SendResult(True, detail)
     if code in (408, 429) or code >= 500:
-        return SendResult(False, detail, retry_after=_retry_after(response))
+        return SendResult(False, detail, retry_after=retry_after_seconds(response.headers.get("Retry-After")))
     if 300 <= code < 400:
         detail = _one_line(f"HTTP {code} {response.reason or ''}: redirects are not followed", hidden)
     return SendResult(False, detail, permanent=True)
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    """``Retry-After`` in seconds (a number or an HTTP date), or None if absent or unreadable."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def _reason(exc: BaseException) -> str:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import email.utils
 import json
-import math
 import re
 from contextlib import nullcontext
 from typing import Any
@@ -13,6 +10,7 @@ from typing import Any
 import requests
 
 from watcher.fetch import USER_AGENT
+from watcher.notify.answers import retry_after_seconds
 from watcher.notify.model import SendResult
 from watcher.notify.slack.text import cut, squash
 
@@ -74,7 +72,7 @@ def _answer(status: int, retry_after: str | None, excerpt: bytes, url: str) -> S
     if status == 200 and answer == "ok":
         return SendResult(True, detail)
     if status == 429:
-        return SendResult(False, detail, retry_after=_retry_after(retry_after))
+        return SendResult(False, detail, retry_after=retry_after_seconds(retry_after))
     if status >= 500 or status == 408 or 200 <= status < 300:
         # 2xx without "ok" is not Slack's acceptance: retry (at least once) rather than lose the message.
         return SendResult(False, detail, permanent=answer in PERMANENT_ANSWERS)
@@ -91,22 +89,3 @@ def _scrub(text: str, url: str) -> str:
         if len(secret) > 3:
             text = text.replace(secret, "[webhook]")
     return text
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        pass
-    else:
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
-    try:
-        when_ = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when_.tzinfo is None:
-        when_ = when_.replace(tzinfo=dt.UTC)
-    return max((when_ - dt.datetime.now(dt.UTC)).total_seconds(), 0.0)
