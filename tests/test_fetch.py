@@ -154,6 +154,24 @@ def test_a_last_modified_date_is_sent_back_as_if_modified_since_and_a_304_is_not
     assert server.count("/page.html") == 2
 
 
+def test_a_proxy_named_in_the_environment_carries_the_request(
+    server: Loopback, make: Make, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", server.base)
+    monkeypatch.delenv("NO_PROXY")
+    monkeypatch.delenv("no_proxy")
+    server.script("/page", _page())
+    result = make().get("http://docs.example.invalid/page")
+    assert result.body == PAGE
+    assert [seen.target for seen in server.requests] == ["http://docs.example.invalid/page"]
+
+
+def test_a_host_in_no_proxy_is_fetched_directly(server: Loopback, make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    server.script("/page", _page())
+    assert make().get(server.url("/page")).body == PAGE
+
+
 def test_the_user_agent_names_the_project(server: Loopback, make: Make) -> None:
     server.script("/page.html", _page())
     make().get(server.url("/page.html"))

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from watcher.model import Page, PolicyStatus
-from watcher.parse import parse
 
 REFERENCE_PATH = re.compile(r"^/(?:[a-z]{2}_[a-z]{2}/)?aws-managed-policy/latest/reference/[\w+=,.@-]+\.html$", re.I)
 """``/aws-managed-policy/latest/reference/<Name>.html``, optionally under a locale (``/de_de/…``)."""
@@ -75,6 +74,8 @@ def read_references(body: bytes, page_source: str, url: str) -> Found:
     """``references`` of a fetched body; a body that cannot link to a reference page is not parsed."""
     if _HINT.search(body) is None:
         return Found()
+    from watcher.parse import parse  # bs4 and lxml load with the first body to parse, not at start
+
     parsed = parse(body, url if "://" in url else None)
     if not isinstance(parsed, Page):
         return Found()

@@ -10,8 +10,9 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from watcher.db.models import Policy as PolicyRow
@@ -95,76 +96,103 @@ def current_page(session: Session, source: Source, snapshot: Snapshot) -> Page:
     return Page(kind=Kind.SERVICE_PAGE, url=source.url, title=snapshot.title, policies=tuple(policies))
 
 
-def _sync_grants(
-    session: Session, policy_id: int, open_rows: list[PolicyAction], wanted: list[Grant], now: dt.datetime
-) -> None:
+def _grant_values(policy_id: int, grants: list[tuple[str, str, str]], now: dt.datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "policy_id": policy_id,
+            "action": action,
+            "action_lc": action_lc,
+            "service": action_lc.split(":", 1)[0] if ":" in action_lc else action_lc,
+            "effect": effect,
+            "granted_from": now,
+            "granted_to": None,
+        }
+        for effect, action_lc, action in grants
+    ]
+
+
+def _grant_changes(
+    policy_id: int, open_rows: list[PolicyAction], wanted: list[Grant], now: dt.datetime
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """(ids of open grant rows to close, values of grant rows to open) to bring a policy to ``wanted``."""
     wanted_keys = {(effect, action.lower()): action for effect, action in wanted}
     have = {(r.effect, r.action_lc): r for r in open_rows}
-    for key, row in have.items():
-        if key not in wanted_keys:
-            row.granted_to = now
-    for (effect, action_lc), action in wanted_keys.items():
-        if (effect, action_lc) not in have:
-            session.add(
-                PolicyAction(
-                    policy_id=policy_id,
-                    action=action,
-                    action_lc=action_lc,
-                    service=action_lc.split(":", 1)[0] if ":" in action_lc else action_lc,
-                    effect=effect,
-                    granted_from=now,
-                    granted_to=None,
-                )
-            )
+    closed = [row.id for key, row in have.items() if key not in wanted_keys]
+    opened = [(effect, lc, action) for (effect, lc), action in wanted_keys.items() if (effect, lc) not in have]
+    return closed, _grant_values(policy_id, opened, now)
 
 
-def _new_version(row: PolicyRow, policy: Policy, snapshot: Snapshot, now: dt.datetime) -> PolicyVersion:
-    return PolicyVersion(
-        policy_id=row.id,
-        snapshot_id=snapshot.id,
-        valid_from=now,
-        valid_to=None,
-        status=policy.status.value,
-        defects=list(policy.defects),
-        doc_hash=doc_hash(policy),
-        document=policy.document,
-        raw_json=policy.raw_json if policy.document is None else None,
-        anchor=policy.anchor,
-        document_link=policy.document_link,
-        description=policy.description,
-        action_count=None if policy.actions is None else policy.actions.count,
-    )
+def _version_values(policy_id: int, policy: Policy, snapshot: Snapshot, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "policy_id": policy_id,
+        "snapshot_id": snapshot.id,
+        "valid_from": now,
+        "valid_to": None,
+        "status": policy.status.value,
+        "defects": list(policy.defects),
+        "doc_hash": doc_hash(policy),
+        "document": policy.document,
+        "raw_json": policy.raw_json if policy.document is None else None,
+        "anchor": policy.anchor,
+        "document_link": policy.document_link,
+        "description": policy.description,
+        "action_count": None if policy.actions is None else policy.actions.count,
+    }
+
+
+def _ensure_rows(session: Session, source: Source, page: Page, now: dt.datetime) -> dict[str, PolicyRow]:
+    """The source's policy rows by name, the page's new policies inserted in one statement."""
+    rows = _policy_rows(session, source.id)
+    new = [{"source_id": source.id, "name": p.name, "first_seen_at": now} for p in page.policies if p.name not in rows]
+    if new:
+        session.execute(insert(PolicyRow), new)
+        rows = _policy_rows(session, source.id)
+    return rows
 
 
 def apply_page(session: Session, source: Source, snapshot: Snapshot, page: Page, now: dt.datetime) -> None:
-    """Write what changed in ``page``'s policies: new versions, closed versions, grant intervals."""
-    rows = _policy_rows(session, source.id)
-    for policy in page.policies:
-        if policy.name not in rows:
-            row = PolicyRow(source_id=source.id, name=policy.name, first_seen_at=now)
-            session.add(row)
-            session.flush()
-            rows[policy.name] = row
+    """Write what changed in ``page``'s policies: new versions, closed versions, grant intervals.
+
+    Rows are written in a few bulk statements per page (not one ORM object per grant): a first check of a
+    page with nine policies and hundreds of actions is a handful of statements.
+    """
+    rows = _ensure_rows(session, source, page, now)
     ids = [r.id for r in rows.values()]
     versions = _current_versions(session, ids)
     grants = _open_grants(session, ids)
-    present = set()
+    present: set[int] = set()
+    closed_versions: list[int] = []
+    closed_grants: list[int] = []
+    new_versions: list[dict[str, Any]] = []
+    new_grants: list[dict[str, Any]] = []
     for policy in page.policies:
         row = rows[policy.name]
         present.add(row.id)
-        row.removed_at = None
         current = versions.get(row.id)
         if current is not None and current.doc_hash == doc_hash(policy):
             continue
         if current is not None:
-            current.valid_to = now
-        session.add(_new_version(row, policy, snapshot, now))
+            closed_versions.append(current.id)
+        new_versions.append(_version_values(row.id, policy, snapshot, now))
         if policy.actions is not None:
-            _sync_grants(session, row.id, grants[row.id], grants_of(policy.actions), now)
-    for row in rows.values():
-        if row.id in present or row.removed_at is not None:
-            continue
-        row.removed_at = now
-        if (current := versions.get(row.id)) is not None:
-            current.valid_to = now
-        _sync_grants(session, row.id, grants[row.id], [], now)
+            closed, opened = _grant_changes(row.id, grants[row.id], grants_of(policy.actions), now)
+            closed_grants += closed
+            new_grants += opened
+    back = [row.id for row in rows.values() if row.id in present and row.removed_at is not None]
+    gone = [row.id for row in rows.values() if row.id not in present and row.removed_at is None]
+    for policy_id in gone:
+        if (current := versions.get(policy_id)) is not None:
+            closed_versions.append(current.id)
+        closed_grants += [g.id for g in grants[policy_id]]
+    if back:
+        session.execute(update(PolicyRow).where(PolicyRow.id.in_(back)).values(removed_at=None))
+    if gone:
+        session.execute(update(PolicyRow).where(PolicyRow.id.in_(gone)).values(removed_at=now))
+    if closed_versions:
+        session.execute(update(PolicyVersion).where(PolicyVersion.id.in_(closed_versions)).values(valid_to=now))
+    if closed_grants:
+        session.execute(update(PolicyAction).where(PolicyAction.id.in_(closed_grants)).values(granted_to=now))
+    if new_versions:
+        session.execute(insert(PolicyVersion), new_versions)
+    if new_grants:
+        session.execute(insert(PolicyAction), new_grants)

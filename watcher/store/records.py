@@ -1,10 +1,10 @@
-"""Updates-table rows and feed items: recorded once, on first sight."""
+"""Updates-table rows and feed items: recorded once, on first sight, each batch in one bulk statement."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from watcher.db.models import FeedItemRecord, Source, UpdateRowRecord
@@ -18,21 +18,23 @@ def known_row_keys(session: Session, source_id: int) -> set[str]:
 def add_update_rows(
     session: Session, source: Source, rows: list[tuple[str, UpdateRow]], now: dt.datetime, *, baseline: bool
 ) -> None:
-    for key, row in rows:
-        session.add(
-            UpdateRowRecord(
-                source_id=source.id,
-                row_key=key,
-                change=row.change,
-                description=row.description,
-                date=row.date,
-                date_raw=row.date_raw,
-                actions=list(row.actions),
-                policies=list(row.policies),
-                first_seen_at=now,
-                baseline=baseline,
-            )
-        )
+    values = [
+        {
+            "source_id": source.id,
+            "row_key": key,
+            "change": row.change,
+            "description": row.description,
+            "date": row.date,
+            "date_raw": row.date_raw,
+            "actions": list(row.actions),
+            "policies": list(row.policies),
+            "first_seen_at": now,
+            "baseline": baseline,
+        }
+        for key, row in rows
+    ]
+    if values:
+        session.execute(insert(UpdateRowRecord), values)
 
 
 def known_guids(session: Session, source_id: int) -> set[str]:
@@ -42,16 +44,18 @@ def known_guids(session: Session, source_id: int) -> set[str]:
 def add_feed_items(
     session: Session, source: Source, items: list[FeedItem], now: dt.datetime, *, baseline: bool
 ) -> None:
-    for item in items:
-        session.add(
-            FeedItemRecord(
-                source_id=source.id,
-                guid=item.guid,
-                title=item.title,
-                link=item.link,
-                published=item.published,
-                summary=item.summary,
-                first_seen_at=now,
-                baseline=baseline,
-            )
-        )
+    values = [
+        {
+            "source_id": source.id,
+            "guid": item.guid,
+            "title": item.title,
+            "link": item.link,
+            "published": item.published,
+            "summary": item.summary,
+            "first_seen_at": now,
+            "baseline": baseline,
+        }
+        for item in items
+    ]
+    if values:
+        session.execute(insert(FeedItemRecord), values)
