@@ -120,4 +120,4 @@ def test_queries_on_a_database_without_schema_say_how_to_fix_it(tmp_path: Path) 
 def test_db_upgrade_reports_the_revision(tmp_path: Path) -> None:
     result = _run("db", "upgrade", "--database-url", f"sqlite:///{tmp_path / 'new.db'}")
     assert result.exit_code == 0
-    assert result.output.strip() == "database at revision 0005"
+    assert result.output.strip() == "database at revision 0006"

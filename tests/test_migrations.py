@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, create_engine, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.history_helpers import count, ingest_fixture
 from watcher.db.migrate import current, downgrade, upgrade
 from watcher.db.models import Base, Event, Snapshot, Source
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 def test_the_migrations_build_exactly_the_models_schema(engine: Engine) -> None:
@@ -59,3 +59,22 @@ def test_the_service_columns_are_added_to_a_database_that_holds_version_0001_dat
         None,
         None,
     )
+
+
+def test_the_head_read_from_the_scripts_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from watcher.db.migrate import alembic_config, script_head
+
+    assert script_head() == ScriptDirectory.from_config(alembic_config(create_engine("sqlite://"))).get_current_head()
+
+
+def test_a_database_is_at_head_only_once_upgraded(engine: Engine) -> None:
+    from watcher.db.migrate import at_head, script_head
+
+    assert at_head(engine)
+    downgrade(engine, "0004")
+    assert not at_head(engine)
+    upgrade(engine)
+    assert current(engine) == script_head()
+    assert not at_head(create_engine("sqlite://"))

@@ -28,6 +28,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,8 +38,6 @@ from watcher.db.models import Event, Source
 from watcher.diff import Change
 from watcher.fetch import Fetcher, FetchResult
 from watcher.health import Health, after_failure, after_success
-from watcher.outbox import enqueue
-from watcher.pipeline import IngestResult, ingest
 from watcher.references import Found, derived_name, read_references
 from watcher.store.checks import (
     Claimed,
@@ -59,6 +58,9 @@ from watcher.store.sources import (
     sync_source,
     take_lease,
 )
+
+if TYPE_CHECKING:
+    from watcher.pipeline import IngestResult
 
 LEASE_TTL = dt.timedelta(minutes=15)
 log = logging.getLogger("watcher.checker")
@@ -270,12 +272,18 @@ class Checker:
 
     def _notify(self, session: Session, events: list[Event], now: dt.datetime) -> None:
         """The outbox rows for these events, in the same transaction (nothing lost, nothing sent twice)."""
+        if not events:
+            return
+        from watcher.outbox import enqueue  # loaded when there is something to tell, not for every 304
+
         enqueue(session, events, self.settings.channels, now)
 
     def _ingest(
         self, config: SourceSettings, result: FetchResult, now: dt.datetime, dry_run: bool, found: Found | None
     ) -> CheckOutcome:
         assert result.body is not None
+        # The parser (bs4, lxml, feedparser) loads with the first new body: a cycle of 304s never needs it.
+        from watcher.pipeline import IngestResult, ingest
 
         def after_write(session: Session, source: Source, ingested: IngestResult) -> IngestResult:
             if found is not None and ingested.outcome != "error":
@@ -297,7 +305,7 @@ class Checker:
         with self._ingests:
             ingested = ingest(
                 self.sessions, config.name, result.body, url=config.url, now=now, http_status=result.status,
-                after_write=after_write, dry_run=dry_run,
+                after_write=after_write, dry_run=dry_run, risk=self.settings.risk,
             )  # fmt: skip
         return CheckOutcome(
             config.name, ingested.outcome, result.status, result.elapsed_ms, len(result.body),

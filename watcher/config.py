@@ -31,7 +31,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -41,7 +41,10 @@ from watcher.config_durations import Duration as Duration
 from watcher.config_durations import parse_duration as parse_duration
 from watcher.config_errors import _describe
 from watcher.notify.settings import ChannelSettings
-from watcher.outbox import RetryPolicy
+from watcher.risk.rules import RiskSettings
+
+if TYPE_CHECKING:
+    from watcher.outbox import RetryPolicy
 
 DEFAULT_DATABASE_URL = "sqlite:///data/watcher.db"
 DEFAULT_CONFIG_PATH = Path("config/watcher.toml")
@@ -155,9 +158,13 @@ class ServiceSettings(_Strict):
     """A delivery that keeps failing goes ``dead`` after this many attempts."""
     delivery_backoff: int = Field(30, ge=1)
     """Seconds before the first retry of a failed delivery; doubles per attempt, with jitter, up to an hour."""
+    reconcile_every: Duration = Field(3600, ge=60)
+    """How often the service compares observed changes with the updates tables and feeds (``watcher reconcile``)."""
     log_format: Literal["text", "json"] = "text"
 
     def retry_policy(self) -> RetryPolicy:
+        from watcher.outbox import RetryPolicy
+
         return RetryPolicy(max_attempts=self.delivery_max_attempts, backoff=float(self.delivery_backoff))
 
 
@@ -169,6 +176,8 @@ class Settings(_Strict):
     sources: list[SourceSettings] = []
     channels: list[ChannelSettings] = []
     """Where notifications go (``[[channels]]``); secrets are named by ``*_env`` keys, never written here."""
+    risk: RiskSettings = RiskSettings()
+    """How severe a change is (``[risk]``): the rules per grant, the floor per event kind."""
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> Settings:

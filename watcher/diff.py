@@ -33,6 +33,8 @@ class ChangeKind(StrEnum):
     SOURCE_FAILING = "source_failing"
     SOURCE_RECOVERED = "source_recovered"
     DELIVERY_DEAD = "delivery_dead"
+    UNDOCUMENTED_CHANGE = "undocumented_change"
+    DOCUMENTATION_MISMATCH = "documentation_mismatch"
 
 
 Grant = tuple[str, str]

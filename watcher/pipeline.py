@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from watcher.actions import load_index
 from watcher.db.models import Source
 from watcher.diff import (
     Change,
@@ -27,6 +28,8 @@ from watcher.diff import (
 )
 from watcher.model import Feed, Kind, Page, Parsed
 from watcher.parse import parse
+from watcher.risk.assess import assess
+from watcher.risk.rules import RiskSettings
 from watcher.store.events import add_events
 from watcher.store.policies import apply_page, current_page
 from watcher.store.records import add_feed_items, add_update_rows, known_guids, known_row_keys
@@ -66,7 +69,9 @@ def _page_changes(session: Session, source: Source, page: Page) -> tuple[str, li
     return "changed", changes
 
 
-def _write_page(session: Session, source: Source, page: Page, body: bytes, now: dt.datetime) -> IngestResult:
+def _write_page(
+    session: Session, source: Source, page: Page, body: bytes, now: dt.datetime, risk: RiskSettings
+) -> IngestResult:
     outcome, changes = _page_changes(session, source, page)
     snapshot = add_snapshot(
         session, source, body=body, content_hash=page.content_hash, title=page.title,
@@ -79,11 +84,14 @@ def _write_page(session: Session, source: Source, page: Page, body: bytes, now: 
         add_update_rows(session, source, rows, now, baseline=outcome == "baseline")
         if outcome == "changed":
             changes += [update_row_change(k, r) for k, r in rows]
+    changes = assess(changes, page, load_index, risk)
     events = add_events(session, source, snapshot.id, changes, page.content_hash, now)
     return IngestResult(source.name, outcome, page.content_hash, snapshot.id, [e.kind for e in events])
 
 
-def _write_feed(session: Session, source: Source, feed: Feed, body: bytes, now: dt.datetime) -> IngestResult:
+def _write_feed(
+    session: Session, source: Source, feed: Feed, body: bytes, now: dt.datetime, risk: RiskSettings
+) -> IngestResult:
     first = baseline(session, source.id) is None
     guids = known_guids(session, source.id)
     fresh = unknown_feed_items(feed.items, guids)
@@ -95,6 +103,7 @@ def _write_feed(session: Session, source: Source, feed: Feed, body: bytes, now: 
         changes = [Change(ChangeKind.BASELINE, detail={"title": feed.title, "items": len(feed.items)})]
     else:
         changes = new_feed_items(fresh, guids)
+    changes = assess(changes, None, load_index, risk)
     events = add_events(session, source, snapshot.id, changes, feed.content_hash, now)
     outcome = "baseline" if first else "changed"
     return IngestResult(source.name, outcome, feed.content_hash, snapshot.id, [e.kind for e in events])
@@ -114,8 +123,13 @@ def ingest(
     http_status: int | None = None,
     after_write: AfterWrite | None = None,
     dry_run: bool = False,
+    risk: RiskSettings | None = None,
 ) -> IngestResult:
-    """Feed one fetched body of ``source_name`` through the pipeline: one transaction, or none with ``dry_run``."""
+    """Feed one fetched body of ``source_name`` through the pipeline: one transaction, or none with ``dry_run``.
+
+    Change events are rated by ``risk`` (the built-in rules when ``None``) before they are stored.
+    """
+    risk = RiskSettings() if risk is None else risk
     started = time.perf_counter()
     parsed = parse(body, url if "://" in url else None)
     service = parsed.service if isinstance(parsed, Page) else None
@@ -129,9 +143,9 @@ def ingest(
             elif snapshot_with_hash(session, source.id, parsed.content_hash) is not None:
                 result = IngestResult(source.name, "unchanged", parsed.content_hash)
             elif isinstance(parsed, Feed):
-                result = _write_feed(session, source, parsed, body, now)
+                result = _write_feed(session, source, parsed, body, now, risk)
             else:
-                result = _write_page(session, source, parsed, body, now)
+                result = _write_page(session, source, parsed, body, now, risk)
             ms = int((time.perf_counter() - started) * 1000)
             check = CheckRecord(result.outcome, now, ms, http_status, len(body), result.error, result.snapshot_id)
             add_check(session, source, check)

@@ -211,6 +211,8 @@ class Event(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     detected_at: Mapped[dt.datetime] = mapped_column(index=True)
     dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    severity: Mapped[str | None] = mapped_column(String(10), index=True)
+    """``payload["severity"]`` (info, low, medium, high, critical); null for operator alerts and older events."""
 
 
 class EventAction(Base):

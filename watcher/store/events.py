@@ -65,6 +65,7 @@ def add_events(
             kind=change.kind.value,
             policy=change.policy,
             payload=payload,
+            severity=change.detail.get("severity"),
             detected_at=now,
             dedupe_key=key,
         )
