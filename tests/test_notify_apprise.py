@@ -9,7 +9,14 @@ import sys
 import pytest
 
 from tests.loopback import Reply, free_port
-from tests.notify_samples import hostile_digest, v2_digest, v3_digest
+from tests.notify_samples import (
+    hostile_digest,
+    hostile_risk_digest,
+    reconciliation_digest,
+    risk_digest,
+    v2_digest,
+    v3_digest,
+)
 from tests.test_notify_webhook import receiver
 from watcher.notify import apprise_channel, console
 
@@ -31,8 +38,32 @@ def test_render_is_the_summary_and_the_console_body() -> None:
 
 
 def test_render_keeps_page_controls_out() -> None:
-    title, body = apprise_channel.render(hostile_digest())
-    assert "\r" not in title + body and "\n" not in title
+    for digest in (hostile_digest(), hostile_risk_digest()):
+        title, body = apprise_channel.render(digest)
+        assert "\r" not in title + body and "\n" not in title
+        assert "\x1b" not in title + body  # plain text: colours are for terminals only
+
+
+@pytest.mark.parametrize(
+    "part, text",
+    [
+        (0, "[critical] Policy Watcher: 1 policy with actions added"),
+        (1, "[CRITICAL] AmazonRekognitionFullAccess: actions added\n"),
+        (1, "\n  + Allow iam:PassRole  Write · privilege escalation · on *\n"),
+        (1, "\n  + Allow s3:Get*  grants 54 actions (Read 54) · resource exposure · on *; riskiest: s3:GetObject"),
+        (1, "\n  + Allow rekognition:DoTheThing  unknown action (new API or typo)\n"),
+        (1, "\n  note: AWS states that it does not remove permissions"),
+    ],
+)
+def test_render_carries_severities_levels_flags_and_notes(part: int, text: str) -> None:
+    assert text in apprise_channel.render(risk_digest())[part]
+
+
+def test_render_carries_the_reconciliation_alerts() -> None:
+    title, body = apprise_channel.render(reconciliation_digest())
+    assert title == "Policy Watcher: 1 undocumented change, 1 documentation mismatch"
+    assert body.startswith("Undocumented change: AmazonRekognitionFullAccess: actions added on ")
+    assert "\nDocumentation mismatch: AmazonRekognitionReadOnlyAccess: " in body
 
 
 @needs_apprise

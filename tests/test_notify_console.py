@@ -7,7 +7,18 @@ import re
 
 import pytest
 
-from tests.notify_samples import DETECTED_AT, all_kinds_digest, hostile_digest, v2_digest, v3_digest
+from tests.notify_samples import (
+    DETECTED_AT,
+    HOSTILE_TEXTS,
+    REMOVAL_NOTE,
+    all_kinds_digest,
+    hostile_digest,
+    hostile_risk_digest,
+    reconciliation_digest,
+    risk_digest,
+    v2_digest,
+    v3_digest,
+)
 from tests.test_notify_webhook import check_golden
 from watcher.notify import console
 from watcher.notify.model import Digest, Notice, SendResult
@@ -18,7 +29,15 @@ ESCAPES = "\x1b]0;pwned\x07\x1b[2J\x1b[31m\x9b1m\x90q\x9c\rOVERWRITE\x00\x08\x08
 
 @pytest.mark.parametrize(
     "name, digest",
-    [("v2", v2_digest()), ("v3", v3_digest()), ("hostile", hostile_digest()), ("all_kinds", all_kinds_digest())],
+    [
+        ("v2", v2_digest()),
+        ("v3", v3_digest()),
+        ("hostile", hostile_digest()),
+        ("all_kinds", all_kinds_digest()),
+        ("risk", risk_digest()),
+        ("reconciliation", reconciliation_digest()),
+        ("hostile_risk", hostile_risk_digest()),
+    ],
 )
 def test_it_renders_the_golden_text(name: str, digest: Digest) -> None:
     check_golden(f"console/{name}.txt", console.render(digest).encode())
@@ -117,3 +136,102 @@ def test_send_never_raises() -> None:
     stream.close()
     result = console.send("x", stream)
     assert not result.ok and result.detail == "console write failed: ValueError"
+
+
+# --- severity, access levels and flags (issue 6) -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[critical] Policy Watcher: 1 policy with actions added, 1 policy with actions removed, 1 removed policy, "
+        "1 feed item",
+        "[CRITICAL] AmazonRekognitionFullAccess: actions added",
+        "  + Allow iam:PassRole  Write · privilege escalation · on *",
+        "  + Allow s3:Get*  grants 54 actions (Read 54) · resource exposure · on *; "
+        "riskiest: s3:GetObject, s3:GetBucketPolicy, s3:GetObjectAcl, ...",
+        "  + Allow rekognition:DoTheThing  unknown action (new API or typo)",
+        "[LOW] AmazonRekognitionCustomLabelsFullAccess: actions removed",
+        "  - Allow rekognition:DistributeDatasetEntries  Write · on *",
+        f"  note: {REMOVAL_NOTE}",
+        "[MEDIUM] AmazonRekognitionOldPolicy: policy removed",
+        "  - Deny rekognition:DeleteCollection  Write · on *",
+        "[INFO] Feed item: AWS managed policy updates (2026-01-04) "
+        "https://docs.aws.amazon.com/rekognition/latest/dg/security-iam-awsmanpol.html "
+        f"[rekognition-history, {DETECTED_AT}]",
+    ],
+)
+def test_severities_levels_flags_and_the_removal_note_are_lines(line: str) -> None:
+    assert line in console.render(risk_digest()).splitlines()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Policy Watcher: 1 undocumented change, 1 documentation mismatch",
+        "Undocumented change: AmazonRekognitionFullAccess: actions added on 2026-11-20T10:00:00+00:00: "
+        "no updates-table row or feed item mentions AmazonRekognitionFullAccess within 7 days of the change; "
+        "actions: Allow iam:PassRole, Allow s3:Get* [rekognition-policies, 2026-11-27T10:00:00+00:00]",
+        "Documentation mismatch: AmazonRekognitionReadOnlyAccess: the updates row of 2023-10-31 says rekognition:Foo "
+        "was added; the policy does not grant it; missing: rekognition:Foo; AWS update of 2023-10-31: Actions added "
+        "to the following managed policy: AWS managed policy: AmazonRekognitionReadOnlyAccess "
+        "[rekognition-policies, 2026-11-27T10:00:00+00:00]",
+    ],
+)
+def test_reconciliation_alerts_are_one_line_each(line: str) -> None:
+    assert line in console.render(reconciliation_digest()).splitlines()
+
+
+def test_hostile_text_in_classifications_notes_and_alerts_adds_no_line() -> None:
+    text = console.render(hostile_risk_digest())
+    assert "\r" not in text and "\nX-Evil" not in text
+    assert len(text.splitlines()) == 2 + 5 + 1 + 2  # summary, blank; the policy block; blank; two alert lines
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize(
+    "tag, sgr",
+    [
+        ("[critical]", "1;37;41"),
+        ("[CRITICAL]", "1;37;41"),
+        ("[LOW]", "36"),
+        ("[MEDIUM]", "1;33"),
+        ("[INFO]", "2"),
+    ],
+)
+def test_on_a_terminal_severity_tags_are_coloured_and_nothing_else_changes(tag: str, sgr: str) -> None:
+    text = console.render(risk_digest())
+    stream = io.StringIO()
+    assert console.send(text, stream, colours=True).ok
+    out = stream.getvalue()
+    assert f"\x1b[{sgr}m{tag}\x1b[0m" in out
+    assert ANSI.sub("", out) == text
+
+
+def test_colours_only_where_render_puts_tags() -> None:
+    odd = Notice("feed_item_added", "s", None, None, (), DETECTED_AT, None, {"title": "[CRITICAL] not a tag"})
+    out = console.colour(console.render(Digest("k", (odd,))))
+    assert "\x1b" not in out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colours_follow_the_stream_and_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = console.render(risk_digest())
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    plain, terminal = io.StringIO(), _Terminal()
+    console.send(text, plain)
+    console.send(text, terminal)
+    assert plain.getvalue() == text and "\x1b[" in terminal.getvalue()
+    monkeypatch.setenv("NO_COLOR", "1")
+    quiet = _Terminal()
+    console.send(text, quiet)
+    assert quiet.getvalue() == text
+    for bad in HOSTILE_TEXTS:  # page text is never rich markup
+        assert bad in console.colour(console.render(hostile_risk_digest()))

@@ -19,7 +19,17 @@ from typing import cast
 import pytest
 
 from tests.loopback import WAIT, Close, Hang, Loopback, Reply, _Handler, _Server, free_port
-from tests.notify_samples import HOSTILE_POLICY, all_kinds_digest, hostile_digest, v2_digest, v3_digest
+from tests.notify_samples import (
+    HOSTILE_POLICY,
+    REMOVAL_NOTE,
+    RISKY_CLASSIFICATION,
+    all_kinds_digest,
+    hostile_digest,
+    reconciliation_digest,
+    risk_digest,
+    v2_digest,
+    v3_digest,
+)
 from watcher.fetch import USER_AGENT
 from watcher.notify import webhook
 from watcher.notify.model import Digest, Notice, SendResult
@@ -90,7 +100,10 @@ def post(url: str, digest: Digest, *, secret: str | None = SECRET, timeout: floa
 # render
 
 
-@pytest.mark.parametrize("name, digest", [("v2", v2_digest()), ("v3", v3_digest())])
+@pytest.mark.parametrize(
+    "name, digest",
+    [("v2", v2_digest()), ("v3", v3_digest()), ("risk", risk_digest()), ("reconciliation", reconciliation_digest())],
+)
 def test_it_renders_the_golden_body(name: str, digest: Digest) -> None:
     check_golden(f"webhook/{name}.json", webhook.render(digest))
 
@@ -124,6 +137,8 @@ def test_the_body_is_compact_sorted_ascii_json_of_every_notice() -> None:
         "links": {"page": digest.notices[0].url},
         "detected_at": "2026-01-05T10:00:00+00:00",
         "update_row": digest.notices[0].update_row,
+        "severity": None,  # stored before severities
+        "classification": None,
         "details": {"status": "ok"},
     }
     assert [e["id"] for e in data["events"]] == [201, 202, 203, 204]
@@ -131,12 +146,51 @@ def test_the_body_is_compact_sorted_ascii_json_of_every_notice() -> None:
 
 
 def test_the_module_docstring_documents_every_key() -> None:
-    data = json.loads(webhook.render(all_kinds_digest()))
+    digest = Digest("k", (*all_kinds_digest().notices, *risk_digest().notices, *reconciliation_digest().notices))
+    data = json.loads(webhook.render(digest))
     doc = webhook.__doc__ or ""
     for key in [*data, *data["events"][0], *data["events"][0]["links"]]:
         assert f'"{key}"' in doc, key
     for kind in {e["kind"] for e in data["events"]}:
         assert kind in doc, kind
+
+
+@pytest.mark.parametrize(
+    "index, severity, classification, details",
+    [
+        (0, "critical", RISKY_CLASSIFICATION, {}),
+        (1, "low", risk_digest().notices[1].details["classification"], {"note": REMOVAL_NOTE}),
+        (2, "medium", risk_digest().notices[2].details["classification"], {"note": REMOVAL_NOTE}),
+        (3, "info", None, {k: v for k, v in risk_digest().notices[3].details.items()}),
+    ],
+)
+def test_each_event_carries_its_severity_and_whole_classification(
+    index: int, severity: str, classification: object, details: dict[str, object]
+) -> None:
+    event = json.loads(webhook.render(risk_digest()))["events"][index]
+    assert event["severity"] == severity
+    assert event["classification"] == classification
+    assert event["details"] == details  # the classification is not repeated in the details
+
+
+def test_the_summary_leads_with_a_high_or_critical_severity() -> None:
+    assert json.loads(webhook.render(risk_digest()))["summary"] == (
+        "[critical] Policy Watcher: 1 policy with actions added, 1 policy with actions removed, 1 removed policy, "
+        "1 feed item"
+    )
+
+
+def test_reconciliation_alerts_keep_their_payload() -> None:
+    undocumented, mismatch = json.loads(webhook.render(reconciliation_digest()))["events"]
+    assert (undocumented["kind"], undocumented["policy"], undocumented["severity"]) == (
+        "undocumented_change",
+        "AmazonRekognitionFullAccess",
+        None,
+    )
+    assert undocumented["grants"] == [["Allow", "iam:PassRole"], ["Allow", "s3:Get*"]]
+    assert undocumented["details"]["change_kind"] == "actions_added" and undocumented["details"]["grace_days"] == 7
+    assert mismatch["kind"] == "documentation_mismatch" and mismatch["details"]["missing"] == ["rekognition:Foo"]
+    assert mismatch["details"]["row"]["date"] == "2023-10-31"
 
 
 def test_a_notice_without_a_page_has_a_null_link() -> None:

@@ -1,19 +1,29 @@
 """Console channel: a digest as plain text on a terminal (standard output by default).
 
-One header line with the summary, then a block per policy change (name, link, ``+``/``-`` grant lines, the
-updates row AWS wrote, source, service and time) and one line for each other event. Every text that comes
-from a page or a feed goes through :func:`clean`: control characters (C0, C1, DEL, bidi overrides) become
-spaces, so page text cannot move the cursor, recolour or retitle the terminal; the only newlines are ours.
+One header line with the summary (led by ``[critical]`` or ``[high]`` when the digest has such a change), then
+a block per policy change (its severity as ``[CRITICAL]``, name, link, ``+``/``-`` grant lines with each
+action's access level and risk flags, the updates row AWS wrote, source, service and time) and one line for
+each other event. Every text that comes from a page or a feed goes through :func:`clean`: control characters
+(C0, C1, DEL, bidi overrides) become spaces, so page text cannot move the cursor, recolour or retitle the
+terminal; the only newlines are ours.
+
+``render`` is plain text; ``send`` colours the severity words (with rich) only when writing to a terminal.
 """
 
 from __future__ import annotations
 
+import io
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
+from rich.console import Console
+from rich.text import Text
+
 from watcher.notify.model import Digest, Notice, SendResult
+from watcher.risk.levels import Severity
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -32,6 +42,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "source_failing": ("failing source", "failing sources"),
     "source_recovered": ("recovered source", "recovered sources"),
     "delivery_dead": ("dead delivery", "dead deliveries"),
+    "undocumented_change": ("undocumented change", "undocumented changes"),
+    "documentation_mismatch": ("documentation mismatch", "documentation mismatches"),
 }
 
 _BLOCKS: dict[str, tuple[str, str]] = {
@@ -65,7 +77,24 @@ def summary(digest: Digest) -> str:
     for kind, n in counts.items():
         one, many = _LABELS.get(kind, (kind.replace("_", " "), kind.replace("_", " ")))
         parts.append(f"{n} {one if n == 1 else many}")
-    return f"{clean(digest.title)}: {', '.join(parts) or 'nothing new'}"
+    alarm = digest.alarming
+    lead = f"[{alarm.value}] " if alarm is not None else ""
+    return f"{lead}{clean(digest.title)}: {', '.join(parts) or 'nothing new'}"
+
+
+def _tag(notice: Notice) -> str:
+    """``[CRITICAL] `` for a notice with a severity, else nothing."""
+    return f"[{notice.level.value.upper()}] " if notice.level is not None else ""
+
+
+def _grant_lines(notice: Notice, mark: str, indent: str = "  ") -> list[str]:
+    """``+ Allow iam:PassRole  Write · privilege escalation · on *`` per grant (the note when classified)."""
+    notes = notice.action_notes()
+    lines = []
+    for effect, action in notice.grants:
+        note = notes.get((effect, action))
+        lines.append(f"{indent}{mark} {clean(effect)} {clean(action)}" + (f"  {clean(note.text())}" if note else ""))
+    return lines
 
 
 def _row_lines(row: dict[str, Any], indent: str) -> list[str]:
@@ -78,11 +107,13 @@ def _row_lines(row: dict[str, Any], indent: str) -> list[str]:
 
 def _block(notice: Notice) -> list[str]:
     what, mark = _BLOCKS[notice.kind]
-    lines = [f"{clean(notice.policy)}: {what}"]
+    lines = [f"{_tag(notice)}{clean(notice.policy)}: {what}"]
     if notice.url:
         lines.append(f"  {clean(notice.url)}")
-    lines += [f"  {mark} {clean(effect)} {clean(action)}" for effect, action in notice.grants]
+    lines += _grant_lines(notice, mark)
     d = notice.details
+    if d.get("note") and notice.kind in ("actions_removed", "policy_removed"):
+        lines.append(f"  note: {clean(d['note'])}")
     for key, sign in (("resources", "resource"), ("conditions", "condition")):
         lines += [f"  + {sign} {clean(v)}" for v in d.get(f"{key}_added") or []]
         lines += [f"  - {sign} {clean(v)}" for v in d.get(f"{key}_removed") or []]
@@ -137,8 +168,41 @@ def _dead(n: Notice) -> str:
 
 def _generic(n: Notice) -> str:
     label = clean(n.kind).replace("_", " ").capitalize()
-    details = "; ".join(f"{clean(k)}: {_text(v)}" for k, v in sorted(n.details.items()) if v not in (None, "", [], {}))
+    details = "; ".join(
+        f"{clean(k)}: {_text(v)}"
+        for k, v in sorted(n.details.items())
+        if v not in (None, "", [], {}) and k != "classification"
+    )
     return f"{label}: {_subject(n)}{details}".rstrip(": ")
+
+
+def _actions(n: Notice) -> str:
+    notes = n.action_notes()
+    shown = []
+    for effect, action in n.grants:
+        note = notes.get((effect, action))
+        shown.append(f"{clean(effect)} {clean(action)}" + (f" ({clean(note.text())})" if note else ""))
+    return ", ".join(shown)
+
+
+def _undocumented(n: Notice) -> str:
+    d = n.details
+    what = clean(d.get("change_kind") or "changed").replace("_", " ")
+    when = f" on {clean(d['changed_at'])}" if d.get("changed_at") else ""
+    days = d.get("grace_days")
+    reason = clean(d.get("reason") or (f"not documented within {clean(days)} days" if days is not None else ""))
+    actions = f"; actions: {_actions(n)}" if n.grants else ""
+    return f"Undocumented change: {_subject(n)}{what}{when}" + (f": {reason}" if reason else "") + actions
+
+
+def _mismatch(n: Notice) -> str:
+    d = n.details
+    missing = ", ".join(clean(a) for _, a in n.grants) or _text(d.get("missing") or [])
+    reason = clean(d.get("reason") or "AWS says it added actions the policy does not grant")
+    row: dict[str, Any] = d["row"] if isinstance(d.get("row"), dict) else {}
+    date = clean(row.get("date") or row.get("date_raw") or "undated")
+    said = f"; AWS update of {date}: {clean(row['change'])}" if row.get("change") else ""
+    return f"Documentation mismatch: {_subject(n)}{reason}" + (f"; missing: {missing}" if missing else "") + said
 
 
 _LINES: dict[str, Callable[[Notice], str]] = {
@@ -148,12 +212,15 @@ _LINES: dict[str, Callable[[Notice], str]] = {
     "source_failing": _failing,
     "source_recovered": _recovered,
     "delivery_dead": _dead,
+    "undocumented_change": _undocumented,
+    "documentation_mismatch": _mismatch,
 }
 """One-line events; any other kind (and a policy kind without a policy) is shown by ``_generic``."""
 
 
 def _line(notice: Notice) -> str:
-    return f"{_LINES.get(notice.kind, _generic)(notice)} [{clean(notice.source)}, {clean(notice.detected_at)}]"
+    text = _LINES.get(notice.kind, _generic)(notice)
+    return f"{_tag(notice)}{text} [{clean(notice.source)}, {clean(notice.detected_at)}]"
 
 
 def _shown_rows(notices: Iterable[Notice]) -> set[tuple[str, str]]:
@@ -186,11 +253,54 @@ def render(digest: Digest) -> str:
     return f"{summary(digest)}\n\n{text}\n" if text else f"{summary(digest)}\n"
 
 
-def send(text: str, stream: TextIO | None = None) -> SendResult:
-    """Write ``text`` to ``stream`` (default: ``sys.stdout`` at the time of the call); never raises."""
+_STYLES = {
+    Severity.CRITICAL.value: "bold white on red",
+    Severity.HIGH.value: "bold red",
+    Severity.MEDIUM.value: "bold yellow",
+    Severity.LOW.value: "cyan",
+    Severity.INFO.value: "dim",
+}
+_SEVERITY_TAG = re.compile(r"(?im)^\[(" + "|".join(_STYLES) + r")\](?= )")
+"""A severity tag where ``render`` puts one: at the start of a line (page text never starts a line but a policy
+name, which AWS spells with letters, digits, ``-`` and ``_``)."""
+
+
+def colour(text: str) -> str:
+    """``text`` with its severity tags coloured by rich (ANSI escapes); the characters are otherwise unchanged."""
+    styled = Text(text)
+    for match in _SEVERITY_TAG.finditer(text):
+        styled.stylize(_STYLES[match.group(1).lower()], match.start(), match.end())
+    buffer = io.StringIO()
+    terminal = Console(
+        file=buffer,
+        force_terminal=True,
+        color_system="standard",
+        no_color=False,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        soft_wrap=True,
+        width=1_000_000,
+    )
+    terminal.print(styled, end="")
+    return buffer.getvalue()
+
+
+def _wants_colour(stream: TextIO) -> bool:
+    """A terminal, and neither ``NO_COLOR`` set nor ``TERM=dumb``."""
+    return stream.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def send(text: str, stream: TextIO | None = None, *, colours: bool | None = None) -> SendResult:
+    """Write ``text`` to ``stream`` (default: ``sys.stdout`` at the time of the call); never raises.
+
+    Severity tags are coloured when ``colours`` is true, or (by default) when the stream is a terminal."""
     stream = sys.stdout if stream is None else stream
     try:
-        stream.write(text if text.endswith("\n") else text + "\n")
+        out = text if text.endswith("\n") else text + "\n"
+        if _wants_colour(stream) if colours is None else colours:
+            out = colour(out)
+        stream.write(out)
         stream.flush()
     except (OSError, ValueError) as exc:
         return SendResult(False, f"console write failed: {type(exc).__name__}")

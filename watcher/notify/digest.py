@@ -137,6 +137,7 @@ def _row_for(rows: list[dict[str, Any]], policy: str | None) -> dict[str, Any] |
 def _notice(event: _Event, anchor: str | None, rows: list[dict[str, Any]]) -> Notice:
     details = dict(event.payload)
     grants = tuple((str(e), str(a)) for e, a in details.pop("grants", []))
+    severity = details.pop("severity", None)  # the classification (and a removal's note) stay in details
     anchor = anchor or details.get("anchor")
     url = f"{event.source_url}#{anchor}" if anchor and event.kind != "feed_item_added" else event.source_url
     return Notice(
@@ -150,6 +151,7 @@ def _notice(event: _Event, anchor: str | None, rows: list[dict[str, Any]]) -> No
         details=details,
         update_row=_row_for(rows, event.policy) if event.kind in POLICY_KINDS else None,
         event_id=event.id,
+        severity=severity if isinstance(severity, str) else None,
     )
 
 

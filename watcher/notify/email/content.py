@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from watcher.notify.email.text import _http_url, _shown_time, _when, one_line
-from watcher.notify.model import OPERATOR_KINDS, Digest, Notice
+from watcher.notify.model import OPERATOR_KINDS, ActionNote, Digest, Notice
+from watcher.risk.levels import Severity
 
 POLICY_KINDS = (
     "policy_added",
@@ -27,6 +28,8 @@ _OPERATOR_LABELS = {
     "layout_suspect": "layout suspect",
     "parse_failed": "parse failed",
     "delivery_dead": "delivery dead",
+    "undocumented_change": "undocumented change",
+    "documentation_mismatch": "documentation mismatch",
 }
 
 
@@ -38,6 +41,10 @@ class _Para:
     marker: str = "-"
     sub: bool = False
     """A quotation under the paragraph before (an updates-row description, a feed item summary)."""
+    notes: tuple[ActionNote | None, ...] = ()
+    """What the classification says of each item (access level, flags...), None for none; or empty."""
+    severity: Severity | None = None
+    """The severity of the change this paragraph begins."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ class _Entry:
     url: str | None
     paras: tuple[_Para, ...]
     meta: str
+    severity: Severity | None = None
+    """The severity of the event (entries that are not policies)."""
 
 
 @dataclass(frozen=True)
@@ -57,12 +66,28 @@ class _Section:
 _EFFECT_ORDER = {"Allow": 0, "Deny": 1, "NotAction": 2}
 
 
-def _grant_paras(label: str, grants: Iterable[tuple[str, str]], marker: str) -> list[_Para]:
-    by_effect: dict[str, list[str]] = {}
+def _grant_paras(
+    label: str, grants: Iterable[tuple[str, str]], marker: str, notes: dict[tuple[str, str], ActionNote] | None = None
+) -> list[_Para]:
+    by_effect: dict[str, list[tuple[str, ActionNote | None]]] = {}
     for effect, action in grants:
-        by_effect.setdefault(one_line(effect), []).append(one_line(action))
+        by_effect.setdefault(one_line(effect), []).append((one_line(action), (notes or {}).get((effect, action))))
     ordered = sorted(by_effect.items(), key=lambda kv: (_EFFECT_ORDER.get(kv[0], 3), kv[0]))
-    return [_Para(f"{label} ({effect}):", tuple(actions), marker) for effect, actions in ordered]
+    return [
+        _Para(
+            f"{label} ({effect}):",
+            tuple(a for a, _ in actions),
+            marker,
+            notes=tuple(n for _, n in actions) if notes else (),
+        )
+        for effect, actions in ordered
+    ]
+
+
+def _removal_note(notice: Notice) -> list[_Para]:
+    """AWS's word on removals (``details["note"]``), when the event carries it."""
+    note = one_line(notice.details.get("note"))
+    return [_Para(f"Note: {note}")] if note else []
 
 
 def _row_paras(row: dict[str, Any]) -> list[_Para]:
@@ -94,21 +119,33 @@ def _listing(details: dict[str, Any], key: str) -> tuple[str, ...]:
 
 
 def _policy_paras(notice: Notice) -> list[_Para]:
+    paras = _change_paras(notice)
+    if paras and notice.level is not None:
+        paras[0] = replace(paras[0], severity=notice.level)
+    return paras
+
+
+def _change_paras(notice: Notice) -> list[_Para]:
     d = notice.details
+    notes = notice.action_notes()
     match notice.kind:
         case "policy_added":
             paras = [_Para("New policy.")]
-            paras += _grant_paras("Actions", notice.grants, "+")
+            paras += _grant_paras("Actions", notice.grants, "+", notes)
             status = one_line(d.get("status"))
             if not notice.grants and status and status != "ok":
                 paras.append(_Para(f"Its document could not be read ({status}): its actions are unknown."))
             return paras
         case "policy_removed":
-            return [_Para("Policy removed from the page."), *_grant_paras("Actions it granted", notice.grants, "-")]
+            return [
+                _Para("Policy removed from the page."),
+                *_grant_paras("Actions it granted", notice.grants, "-", notes),
+                *_removal_note(notice),
+            ]
         case "actions_added":
-            return _grant_paras("Actions added", notice.grants, "+")
+            return _grant_paras("Actions added", notice.grants, "+", notes)
         case "actions_removed":
-            return _grant_paras("Actions removed", notice.grants, "-")
+            return [*_grant_paras("Actions removed", notice.grants, "-", notes), *_removal_note(notice)]
         case "statement_changed":
             paras = [_Para("Statements changed (resources or conditions):")]
             for key, label, marker in (
@@ -131,7 +168,9 @@ def _policy_paras(notice: Notice) -> list[_Para]:
 
 
 def _generic(notice: Notice) -> str:
-    details = "; ".join(f"{one_line(k)}: {one_line(v)}" for k, v in sorted(notice.details.items()))
+    details = "; ".join(
+        f"{one_line(k)}: {one_line(v)}" for k, v in sorted(notice.details.items()) if k != "classification"
+    )
     policy = f" {one_line(notice.policy)}" if notice.policy else ""
     return f"{one_line(notice.kind).replace('_', ' ')}{policy}" + (f" ({details})" if details else "")
 
@@ -187,7 +226,7 @@ def _other_entry(notice: Notice) -> _Entry:
                 paras.append(_Para("; ".join(counts)))
         case _:
             heading, paras = _generic(notice), []
-    return _Entry(heading, url, tuple(paras), _meta([notice]))
+    return _Entry(heading, url, tuple(paras), _meta([notice]), notice.level)
 
 
 def _operator_entry(notice: Notice) -> _Entry:
@@ -215,9 +254,46 @@ def _operator_entry(notice: Notice) -> _Entry:
             paras = [_Para(f"Error: {one_line(d.get('error')) or '?'}")]
             if d.get("digest"):
                 paras.append(_Para(f"Message: {one_line(d.get('digest'))}"))
+        case "undocumented_change" | "documentation_mismatch":
+            heading, paras = reconciliation(notice)
         case _:
             paras = [_Para(_generic(notice))]
-    return _Entry(heading, _http_url(notice.url), tuple(paras), _meta([notice]))
+    return _Entry(heading, _http_url(notice.url), tuple(paras), _meta([notice]), notice.level)
+
+
+_CHANGES = {
+    "policy_added": ("New policy", "Actions", "+"),
+    "policy_removed": ("Policy removed", "Actions it granted", "-"),
+    "actions_added": ("Actions added", "Actions added", "+"),
+    "actions_removed": ("Actions removed", "Actions removed", "-"),
+    "statement_changed": ("Statements changed", "Actions affected", "*"),
+}
+
+
+def reconciliation(notice: Notice) -> tuple[str, list[_Para]]:
+    """The heading and paragraphs of an undocumented change or a documentation mismatch."""
+    d = notice.details
+    policy = one_line(notice.policy) or "(unnamed policy)"
+    reason = _Para(f"Reason: {one_line(d.get('reason')) or '(none given)'}")
+    if notice.kind == "undocumented_change":
+        kind = one_line(d.get("change_kind"))
+        words = kind.replace("_", " ")
+        what, label, marker = _CHANGES.get(kind, (words[:1].upper() + words[1:] or "Changed", "Actions", "*"))
+        when = f" on {_shown_time(str(d['changed_at']))}" if d.get("changed_at") else ""
+        event = f" (event {one_line(d['event_id'])})" if d.get("event_id") is not None else ""
+        days = d.get("grace_days")
+        within = f" within {one_line(days)} days" if days is not None else ""
+        text = f"{what}{when}{event}; AWS documented nothing about it{within}."
+        grants = _grant_paras(label, notice.grants, marker, notice.action_notes())
+        return f"Undocumented change: {policy}", [_Para(text), reason, *grants]
+    paras = [_Para("AWS's updates table says actions were added that the policy does not grant."), reason]
+    row = d.get("row")
+    if isinstance(row, dict):
+        paras += _row_paras(row)
+    missing = tuple(one_line(a) for _, a in notice.grants) or _listing(d, "missing")
+    if missing:
+        paras.append(_Para("Actions AWS names that the policy lacks:", missing, "-"))
+    return f"Documentation mismatch: {policy}", paras
 
 
 def _sections(digest: Digest) -> list[_Section]:
@@ -238,5 +314,5 @@ def _sections(digest: Digest) -> list[_Section]:
         sections.append(_Section("Other updates", tuple(others)))
     operator = [_operator_entry(n) for n in notices if n.kind in OPERATOR_KINDS]
     if operator:
-        sections.append(_Section("Watcher health", tuple(operator)))
+        sections.append(_Section("Watcher alerts", tuple(operator)))
     return sections

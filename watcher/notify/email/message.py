@@ -8,11 +8,30 @@ from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
-from watcher.notify.email.content import _Section, _sections
+from watcher.notify.email.content import _Para, _Section, _sections
 from watcher.notify.email.headers import MESSAGE_ID_DOMAIN, POLICY, _address, _header_value, _message_id_left
-from watcher.notify.email.subject_line import subject
+from watcher.notify.email.subject_line import body_title, subject
 from watcher.notify.email.text import _when, one_line
-from watcher.notify.model import Digest
+from watcher.notify.model import ActionNote, Digest
+from watcher.risk.levels import Severity
+
+_COLOURS = {
+    Severity.CRITICAL: ("#b00020", "#ffffff"),
+    Severity.HIGH: ("#d9480f", "#ffffff"),
+    Severity.MEDIUM: ("#f59f00", "#000000"),
+    Severity.LOW: ("#1c7ed6", "#ffffff"),
+    Severity.INFO: ("#868e96", "#ffffff"),
+}
+"""Background and text colour of each severity label in the HTML part."""
+
+
+def _tag(level: Severity | None) -> str:
+    return f"[{level.value.upper()}] " if level is not None else ""
+
+
+def _items(para: _Para) -> list[tuple[str, ActionNote | None]]:
+    """(item, its note or None) for each item of ``para``."""
+    return [(item, para.notes[i] if i < len(para.notes) else None) for i, item in enumerate(para.items)]
 
 
 def _text(digest: Digest, title: str, sections: Sequence[_Section]) -> str:
@@ -20,12 +39,15 @@ def _text(digest: Digest, title: str, sections: Sequence[_Section]) -> str:
     for section in sections:
         lines += [section.title, "=" * len(section.title), ""]
         for entry in section.entries:
-            lines.append(f"* {entry.heading}")
+            lines.append(f"* {_tag(entry.severity)}{entry.heading}")
             if entry.url:
                 lines.append(f"  {entry.url}")
             for para in entry.paras:
-                lines.append(f"      {para.text}" if para.sub else f"  {para.text}")
-                lines += [f"    {para.marker} {item}" for item in para.items]
+                lines.append(f"      {para.text}" if para.sub else f"  {_tag(para.severity)}{para.text}")
+                lines += [
+                    f"    {para.marker} {item}" + (f"  {one_line(note.text())}" if note else "")
+                    for item, note in _items(para)
+                ]
             lines += [f"  {entry.meta}", ""]
     lines += ["-- ", f"Sent by {one_line(digest.title) or 'Policy Watcher'}; message {one_line(digest.key)}."]
     return "\n".join(lines) + "\n"
@@ -33,6 +55,30 @@ def _text(digest: Digest, title: str, sections: Sequence[_Section]) -> str:
 
 def _h(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def _note(note: ActionNote) -> str:
+    """An action's note in HTML: its risk flags in bold red."""
+    parts = [_h(one_line(note.summary))] if note.summary else []
+    parts += [f'<strong style="color: #b00020">{_h(one_line(flag))}</strong>' for flag in note.flags]
+    if note.on_all_resources:
+        parts.append("on <code>*</code>")
+    out = " · ".join(parts)
+    if note.riskiest:
+        names = ", ".join(f"<code>{_h(one_line(a))}</code>" for a in note.riskiest)
+        out += f"; riskiest: {names}" + (", ..." if note.more_riskiest else "")
+    return out
+
+
+def _label(level: Severity | None) -> str:
+    """A coloured severity label, or nothing."""
+    if level is None:
+        return ""
+    background, colour = _COLOURS[level]
+    return (
+        f'<span style="background: {background}; color: {colour}; font-weight: bold; font-size: 0.8em; '
+        f'padding: 0.1em 0.4em; border-radius: 3px">{_h(level.value.upper())}</span> '
+    )
 
 
 def _html(digest: Digest, title: str, sections: Sequence[_Section]) -> str:
@@ -50,14 +96,19 @@ def _html(digest: Digest, title: str, sections: Sequence[_Section]) -> str:
             heading = _h(entry.heading)
             if entry.url:
                 heading = f'<a href="{_h(entry.url)}">{heading}</a>'
-            out.append(f'<h3 style="font-size: 1em; margin-bottom: 0.2em">{heading}</h3>')
+            out.append(f'<h3 style="font-size: 1em; margin-bottom: 0.2em">{_label(entry.severity)}{heading}</h3>')
             for para in entry.paras:
                 if para.sub:
                     out.append(f'<blockquote style="margin: 0 0 0.5em 1.5em; color: #444">{_h(para.text)}</blockquote>')
                 else:
-                    out.append(f'<p style="margin: 0.3em 0">{_h(para.text)}</p>')
+                    out.append(f'<p style="margin: 0.3em 0">{_label(para.severity)}{_h(para.text)}</p>')
                 if para.items:
-                    items = "".join(f"<li>{_h(para.marker)} <code>{_h(item)}</code></li>" for item in para.items)
+                    items = "".join(
+                        f"<li>{_h(para.marker)} <code>{_h(item)}</code>"
+                        + (f' <span style="color: #555">{_note(note)}</span>' if note else "")
+                        + "</li>"
+                        for item, note in _items(para)
+                    )
                     out.append(f'<ul style="margin: 0.2em 0">{items}</ul>')
             out.append(f'<p style="margin: 0.3em 0 1em; color: #666; font-size: 0.9em">{_h(entry.meta)}</p>')
     out += [
@@ -85,6 +136,7 @@ def render(digest: Digest, *, sender: str, recipients: list[str]) -> EmailMessag
     if not recipients:
         raise ValueError("a message needs at least one recipient")
     title = subject(digest)
+    shown = body_title(digest)
     sections = _sections(digest)
     message = EmailMessage(policy=POLICY)
     message["Subject"] = _header_value(title)
@@ -93,7 +145,6 @@ def render(digest: Digest, *, sender: str, recipients: list[str]) -> EmailMessag
     message["Date"] = format_datetime(_date(digest))
     message["Message-ID"] = f"<{_message_id_left(digest.key)}@{MESSAGE_ID_DOMAIN}>"
     message["Auto-Submitted"] = "auto-generated"
-    body_title = title.split("] ", 1)[1] if title.startswith("[") and "] " in title else title
-    message.set_content(_text(digest, body_title, sections), cte="quoted-printable")
-    message.add_alternative(_html(digest, body_title, sections), subtype="html", cte="quoted-printable")
+    message.set_content(_text(digest, shown, sections), cte="quoted-printable")
+    message.add_alternative(_html(digest, shown, sections), subtype="html", cte="quoted-printable")
     return message

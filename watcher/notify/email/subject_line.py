@@ -42,8 +42,25 @@ def _services(notices: Iterable[Notice]) -> str:
     return f" ({', '.join(names)})" if names else ""
 
 
+def _lead(digest: Digest) -> str:
+    """``[critical] `` when the digest's highest severity is high or critical, else nothing."""
+    alarm = digest.alarming
+    return f"[{alarm.value}] " if alarm is not None else ""
+
+
 def subject(digest: Digest) -> str:
-    """The one-line subject: what changed, or which source is unwell when nothing else is in the digest."""
+    """The one-line subject: the highest severity when it is high or critical, the title, then what changed, or
+    which source is unwell when nothing else is in the digest."""
+    prefix = f"{_lead(digest)}[{one_line(digest.title) or 'Policy Watcher'}] "
+    return _cut(one_line(prefix + _what(digest)), SUBJECT_MAX)
+
+
+def body_title(digest: Digest) -> str:
+    """The heading of the message's body: the subject without the title in brackets (not cut)."""
+    return _cut(one_line(_lead(digest) + _what(digest)), SUBJECT_MAX)
+
+
+def _what(digest: Digest) -> str:
     changes = [n for n in digest.notices if n.kind not in OPERATOR_KINDS]
     operator = [n for n in digest.notices if n.kind in OPERATOR_KINDS]
     by_policy: dict[str, list[Notice]] = {}
@@ -76,10 +93,17 @@ def subject(digest: Digest) -> str:
     else:
         alerts = list(
             dict.fromkeys(
-                f"{_OPERATOR_LABELS.get(n.kind, n.kind.replace('_', ' '))}: {one_line(n.source)}" for n in operator
+                f"{_OPERATOR_LABELS.get(n.kind, n.kind.replace('_', ' '))}: {one_line(_named(n))}" for n in operator
             )
         )
         text = "; ".join(alerts)
     if changes and operator:
         text += f" (+{_plural(len(operator), 'watcher alert')})"
-    return _cut(one_line(f"[{one_line(digest.title) or 'Policy Watcher'}] {text}"), SUBJECT_MAX)
+    return text
+
+
+def _named(notice: Notice) -> str | None:
+    """What an operator alert is about: its policy for the reconciliation kinds, else its source."""
+    if notice.kind in ("undocumented_change", "documentation_mismatch") and notice.policy:
+        return notice.policy
+    return notice.source

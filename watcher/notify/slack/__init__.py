@@ -7,6 +7,10 @@ URLs with ``|``, ``<``, ``>`` and whitespace percent-encoded. Slack's limits are
 3000 characters per section, 150 per header; long action lists end with "… and N more", long digests with
 "… and N more changes".
 
+Severity (issue 6): each section leads with a badge (``:rotating_light: *critical*``), the header and fallback text
+with ``[critical]`` or ``[high]`` when the digest has such a change; classified actions are one line each with their
+access level, flags, ``on `*```, a wildcard's expansion, or "unknown action"; removals carry AWS's note.
+
 ``send`` never raises and never puts the webhook URL (a secret) in its answer.
 
 Modules: ``text`` (limits, mrkdwn escaping, links), ``blocks`` (the sections), ``headline`` (``summary``),

@@ -42,7 +42,11 @@ _OTHER_LABELS = {
     "source_failing": "Source failing",
     "source_recovered": "Source recovered",
     "delivery_dead": "Delivery given up",
+    "undocumented_change": "Undocumented change",
+    "documentation_mismatch": "Documentation mismatch",
 }
+_NAMED_BY_POLICY = frozenset({"undocumented_change", "documentation_mismatch"})
+"""Kinds whose headline names the policy rather than the source."""
 
 
 def summary(items: Sequence[_Item], limit: int = MAX_HEADER) -> str:
@@ -57,5 +61,6 @@ def summary(items: Sequence[_Item], limit: int = MAX_HEADER) -> str:
     if len(items) == 1:
         n = items[0].first
         label = _OTHER_LABELS.get(n.kind, n.kind.replace("_", " ").capitalize())
-        return f"{label}: {escape(n.source, limit - len(label) - 2)}"
+        name = n.policy if n.kind in _NAMED_BY_POLICY and n.policy else n.source
+        return f"{label}: {escape(name, limit - len(label) - 2)}"
     return f"{len(items)} changes"

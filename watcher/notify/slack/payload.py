@@ -8,7 +8,7 @@ from typing import Any
 from watcher.notify.model import Digest
 from watcher.notify.slack.blocks import _context, _items, _other_text, _policy_text, _section
 from watcher.notify.slack.headline import _policy_summary, summary
-from watcher.notify.slack.text import MAX_BLOCKS, MAX_FALLBACK, MAX_NAME, escape, plural
+from watcher.notify.slack.text import MAX_BLOCKS, MAX_FALLBACK, MAX_HEADER, MAX_NAME, escape, plural
 
 
 def render(digest: Digest) -> dict[str, Any]:
@@ -16,9 +16,13 @@ def render(digest: Digest) -> dict[str, Any]:
     if not digest.notices:
         raise ValueError("a digest without notices has nothing to say")
     items = _items(digest.notices)
-    head = summary(items)
-    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": head, "emoji": True}}]
-    fallback = [f"{escape(digest.title, MAX_NAME)}: {head}"]
+    alarm = digest.alarming
+    lead = f"[{alarm.value}] " if alarm is not None else ""  # a high or critical digest says so first
+    head = summary(items, MAX_HEADER - len(lead))
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": lead + head, "emoji": True}}
+    ]
+    fallback = [f"{lead}{escape(digest.title, MAX_NAME)}: {head}"]
     for i, item in enumerate(items):
         left = len(items) - i
         room = MAX_BLOCKS - len(blocks) - (1 if left > 1 else 0)

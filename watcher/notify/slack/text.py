@@ -6,6 +6,9 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
+from watcher.notify.model import ActionNote
+from watcher.risk.levels import Severity
+
 MAX_BLOCKS = 50
 MAX_SECTION = 3000
 MAX_HEADER = 150
@@ -73,9 +76,9 @@ def link(url: object, text: str) -> str:
     return f"<{target}|{text}>" if target else text
 
 
-def code(action: object) -> str:
+def code(action: object, limit: int = MAX_NAME) -> str:
     """An action as inline code (a backtick cannot be escaped in mrkdwn: it is replaced)."""
-    return "`" + escape(action, MAX_NAME).replace("`", "ˋ") + "`"
+    return "`" + escape(action, limit).replace("`", "ˋ") + "`"
 
 
 def code_list(items: Sequence[object], budget: int) -> str:
@@ -109,3 +112,28 @@ def when(iso: object) -> str:
     if t.tzinfo is not None:
         t = t.astimezone(dt.UTC)
     return t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+BADGES = {
+    Severity.CRITICAL: ":rotating_light:",
+    Severity.HIGH: ":red_circle:",
+    Severity.MEDIUM: ":large_orange_circle:",
+    Severity.LOW: ":large_yellow_circle:",
+    Severity.INFO: ":information_source:",
+}
+
+
+def badge(level: Severity) -> str:
+    """``:rotating_light: *critical*``: a severity as an emoji and a bold word."""
+    return f"{BADGES[level]} *{level.value}*"
+
+
+def note_text(note: ActionNote) -> str:
+    """An action's note in mrkdwn: ``Write · privilege escalation · on `*```, riskiest members as code."""
+    parts = [escape(p, 100) for p in (note.summary, *note.flags[:4]) if p]
+    if note.on_all_resources:
+        parts.append("on `*`")
+    out = " · ".join(parts)  # at most ~530 characters, riskiest members included
+    if note.riskiest:
+        out += "; riskiest: " + ", ".join(code(a, 80) for a in note.riskiest) + (", …" if note.more_riskiest else "")
+    return out
