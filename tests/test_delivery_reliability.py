@@ -394,8 +394,8 @@ HISTORY: list[Step] = [
             (PAGE_SOURCE, "update_row_added", FLA, [], None),
             (PAGE_SOURCE, "update_row_added", CFL, [], None),
         ],
-        "2 policies changed",
-        "[Policy Watcher] 2 policies changed (Amazon Rekognition)",
+        "[high] 2 policies changed",  # the new policy grants Write actions: high leads the message
+        "[high] [Policy Watcher] 2 policies changed (Amazon Rekognition)",
     ),
     (PAGE_SOURCE, "unchanged", None, None, None),  # v4: the page chrome only
     (PAGE_SOURCE, "not_modified", None, None, None),  # v4 again: 304

@@ -1,15 +1,15 @@
 """The durable outbox (DESIGN §5): deliveries written with their events, claimed with a lease, sent once.
 
-``enqueue`` runs inside the transaction that wrote the events. ``Deliverer.run_once`` claims due rows
-(``FOR UPDATE SKIP LOCKED`` on PostgreSQL; the conditional UPDATE alone on SQLite), sends each digest,
-and marks it ``sent`` only after the channel accepted it; temporary failures back off, permanent ones go
-``dead`` at once and raise one ``delivery_dead`` alert on the other operator channels.
+``enqueue`` (in watcher/outbox_routing.py: severity, daily digests, quiet hours) runs inside the transaction
+that wrote the events. ``Deliverer.run_once`` claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; the
+conditional UPDATE alone on SQLite), sends each digest, and marks it ``sent`` only after the channel accepted it;
+temporary failures back off, permanent ones go ``dead`` at once and raise one ``delivery_dead`` alert on the other
+operator channels.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import random
 from collections.abc import Callable, Iterable, Mapping
@@ -19,12 +19,13 @@ from typing import Protocol
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from watcher.db.models import Delivery, DeliveryEvent, Event, Source
+from watcher.db.models import Delivery, DeliveryEvent, Source
 from watcher.diff import Change, ChangeKind
 from watcher.notify.digest import build_digests
 from watcher.notify.model import Digest, SendResult
-from watcher.notify.routing import accepts
 from watcher.notify.settings import ChannelSettings
+from watcher.outbox_routing import digest_key as digest_key
+from watcher.outbox_routing import enqueue as enqueue
 
 log = logging.getLogger("watcher.outbox")
 DUE = ("pending", "retrying", "sending")
@@ -37,50 +38,6 @@ class Sender(Protocol):
     def settings(self) -> ChannelSettings: ...
 
     def deliver(self, digest: Digest) -> SendResult: ...
-
-
-def digest_key(channel: str, event_ids: Iterable[int]) -> str:
-    data = f"{channel}|{','.join(str(i) for i in sorted(event_ids))}"
-    return hashlib.sha256(data.encode()).hexdigest()[:32]
-
-
-def enqueue(
-    session: Session,
-    events: list[Event],
-    channels: Iterable[ChannelSettings],
-    now: dt.datetime,
-    *,
-    exclude: str | None = None,
-) -> list[Delivery]:
-    """One delivery per channel that wants any of ``events`` (filtered per channel; never an empty one)."""
-    if not events:
-        return []
-    sources = {e.source_id: session.get(Source, e.source_id) for e in events}
-    out: list[Delivery] = []
-    for channel in channels:
-        if channel.name == exclude:
-            continue
-        wanted = []
-        for e in events:
-            src = sources[e.source_id]
-            if accepts(channel, e.kind, src.service if src else None, e.policy):
-                wanted.append(e)
-        if not wanted:
-            continue
-        delivery = Delivery(
-            channel=channel.name,
-            digest_key=digest_key(channel.name, [e.id for e in wanted]),
-            source_id=wanted[0].source_id,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        session.add(delivery)
-        session.flush()
-        session.add_all(DeliveryEvent(delivery_id=delivery.id, event_id=e.id) for e in wanted)
-        out.append(delivery)
-    return out
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from watcher.notify.schedule import parse_quiet_hours, parse_time_of_day, zone
+from watcher.risk.levels import ORDER, Severity
 
 
 class SecretMissing(Exception):
@@ -33,6 +36,53 @@ class _Channel(BaseModel):
     operator: bool = False
     """Also receive operator alerts: source_failing, source_recovered, layout_suspect, parse_failed, delivery_dead."""
     timeout: float = Field(10.0, gt=0)
+    min_severity: Severity = Severity.INFO
+    """Drop change events below this severity (a missing severity counts as info); operator alerts always pass."""
+    immediate_severity: Severity = Severity.HIGH
+    """With ``digest = "daily"``: change events at or above this go out at once, the others wait for the digest."""
+    digest: Literal["none", "daily"] = "none"
+    """``none``: everything that passes goes out at once (one message per check); ``daily``: change events below
+    ``immediate_severity`` wait for one daily digest."""
+    digest_time: str = "09:00"
+    """When the daily digest goes out (HH:MM in ``timezone``; at the end of the quiet hours if inside them)."""
+    quiet_hours: str | None = None
+    """``HH:MM-HH:MM`` in ``timezone`` (may wrap midnight): immediate messages wait until the end, except those
+    holding a critical event and operator alerts."""
+    timezone: str = "UTC"
+    """IANA time zone of ``digest_time`` and ``quiet_hours``."""
+
+    @field_validator("min_severity", "immediate_severity", mode="before")
+    @classmethod
+    def _severity(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return Severity(value.strip().lower())
+            except ValueError:
+                pass
+        if isinstance(value, Severity):
+            return value
+        levels = ", ".join(s.value for s in ORDER[:-1]) + f" or {ORDER[-1].value}"
+        raise ValueError(f"{value!r} is not a severity; use {levels}")
+
+    @field_validator("digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        parse_time_of_day(value)
+        return value.strip()
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        start, end = parse_quiet_hours(value)
+        return f"{start:%H:%M}-{end:%H:%M}"
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        zone(value.strip())
+        return value.strip()
 
 
 class SlackSettings(_Channel):
