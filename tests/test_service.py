@@ -92,7 +92,8 @@ def test_jobs_run_one_at_a_time_coalesce_and_tolerate_misfires(
     service = _service(sessions, FakeChecker({}), paused)
     service.install_jobs(NOW)
     jobs = {job.id: job for job in paused.get_jobs()}
-    assert sorted(jobs) == ["rek-feed", "rek-other-page", "rek-page", "s3-page"]
+    assert sorted(jobs) == ["reconcile", "rek-feed", "rek-other-page", "rek-page", "s3-page"]
+    assert jobs["reconcile"].trigger.interval == dt.timedelta(hours=1)
     job = jobs["rek-other-page"]
     assert (job.max_instances, job.coalesce, job.misfire_grace_time) == (1, True, 300)
     assert (job.trigger.interval, job.trigger.jitter) == (dt.timedelta(minutes=30), 60)
@@ -158,3 +159,9 @@ def test_after_sigterm_queued_checks_are_skipped_and_only_those_in_flight_finish
     service.stop()
     assert service.run_source("rek-page").outcome == "skipped"
     assert checker.calls == []
+
+
+def test_the_reconcile_job_reads_the_history_and_finds_nothing_in_an_empty_one(
+    sessions: sessionmaker[Session], paused: BackgroundScheduler
+) -> None:
+    assert _service(sessions, FakeChecker({}), paused).reconcile() == 0

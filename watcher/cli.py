@@ -27,6 +27,7 @@ COMMANDS = {
     "check": "watcher.cli_service:check",
     "outbox": "watcher.cli_notify:outbox",
     "notify": "watcher.cli_notify:notify",
+    "reconcile": "watcher.cli_reconcile:reconcile",
 }
 """Command name -> ``module:attribute``."""
 

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from watcher.checker import Checker, CheckOutcome
 from watcher.config import Settings, SourceSettings
 from watcher.db.models import Delivery, Source
+from watcher.memory import Quiesce
 from watcher.observe import Metrics, log_check
 from watcher.outbox import Deliverer
 
@@ -80,6 +81,8 @@ class Service:
             executors={"default": ThreadPoolExecutor(settings.http.concurrency)}, timezone=dt.UTC
         )
         self._forced: set[str] = set()
+        self.quiesce = Quiesce()
+        """Returns freed memory to the system whenever the last check in flight ends."""
         self._stopping = threading.Event()
         self._lock = threading.Lock()
 
@@ -103,6 +106,16 @@ class Service:
                 next_run_time=plan.next_run_time,
                 replace_existing=True,
             )
+        self.scheduler.add_job(
+            self.reconcile,
+            IntervalTrigger(seconds=self.settings.service.reconcile_every, timezone=dt.UTC),
+            id="reconcile",
+            name="reconcile",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=now + dt.timedelta(seconds=self.settings.service.reconcile_every),
+            replace_existing=True,
+        )
         if self.deliverer is not None:
             # Its own thread, so notifications never wait behind slow checks (already there if installed twice).
             with contextlib.suppress(ValueError):
@@ -139,6 +152,19 @@ class Service:
             log.exception("the deliverer failed unexpectedly; it runs again at its next interval")
         return handled
 
+    def reconcile(self) -> int:
+        """The reconciliation job: what AWS said against what AWS did (``watcher.store.reconcile``); never raises."""
+        from watcher.store.reconcile import run_reconciliation
+
+        try:
+            found = run_reconciliation(self.sessions, self.settings, self.checker.clock())
+        except Exception:
+            log.exception("reconciliation failed unexpectedly; it runs again at its next interval")
+            return 0
+        if found:
+            log.info("reconciliation: %d new finding(s) (undocumented change, documentation mismatch)", len(found))
+        return len(found)
+
     def run_source(self, name: str) -> CheckOutcome:
         """The job: one check, logged and counted; a new feed item brings the guide's pages forward.
 
@@ -152,7 +178,8 @@ class Service:
             force = name in self._forced
             self._forced.discard(name)
         try:
-            outcome = self.checker.check(config, force=force)
+            with self.quiesce.busy():
+                outcome = self.checker.check(config, force=force)
         except Exception:
             log.exception("check of %s failed unexpectedly", name)
             self.metrics.record(name, "error", [], self.checker.clock())
