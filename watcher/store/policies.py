@@ -16,7 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from watcher.db.models import Policy as PolicyRow
-from watcher.db.models import PolicyAction, PolicyVersion, Snapshot, Source
+from watcher.db.models import PolicyAction, PolicyVersion, Snapshot, Source, table_of
 from watcher.diff import Grant, grants_of
 from watcher.model import ActionSet, Kind, Page, Policy, PolicyStatus
 
@@ -192,7 +192,9 @@ def apply_page(session: Session, source: Source, snapshot: Snapshot, page: Page,
         session.execute(update(PolicyVersion).where(PolicyVersion.id.in_(closed_versions)).values(valid_to=now))
     if closed_grants:
         session.execute(update(PolicyAction).where(PolicyAction.id.in_(closed_grants)).values(granted_to=now))
+    # Plain Core executemany (no ORM bookkeeping per row): a first check inserts hundreds of grants.
+    connection = session.connection()
     if new_versions:
-        session.execute(insert(PolicyVersion), new_versions)
+        connection.execute(insert(table_of(PolicyVersion)), new_versions)
     if new_grants:
-        session.execute(insert(PolicyAction), new_grants)
+        connection.execute(insert(table_of(PolicyAction)), new_grants)

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from watcher.db.models import FeedItemRecord, Source, UpdateRowRecord
+from watcher.db.models import FeedItemRecord, Source, UpdateRowRecord, table_of
 from watcher.model import FeedItem, UpdateRow
 
 
@@ -34,7 +34,7 @@ def add_update_rows(
         for key, row in rows
     ]
     if values:
-        session.execute(insert(UpdateRowRecord), values)
+        session.connection().execute(insert(table_of(UpdateRowRecord)), values)
 
 
 def known_guids(session: Session, source_id: int) -> set[str]:
@@ -58,4 +58,4 @@ def add_feed_items(
         for item in items
     ]
     if values:
-        session.execute(insert(FeedItemRecord), values)
+        session.connection().execute(insert(table_of(FeedItemRecord)), values)

@@ -60,7 +60,7 @@ def store_blob(session: Session, body: bytes) -> str:
     """Store ``body`` once per sha256; concurrent checks of sources that serve the same body both succeed."""
     digest = hashlib.sha256(body).hexdigest()
     if session.get(Blob, digest) is None:
-        values = {"sha256": digest, "size": len(body), "data": zlib.compress(body, 6)}
+        values = {"sha256": digest, "size": len(body), "data": zlib.compress(body, 3)}
         insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
         session.execute(insert(Blob).values(values).on_conflict_do_nothing(index_elements=["sha256"]))
     return digest
