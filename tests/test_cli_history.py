@@ -75,6 +75,22 @@ def test_changes_as_csv_and_table(loaded: str) -> None:
     assert "AmazonRekognitionReadOnlyAccess" in table and "actions_added" in table
 
 
+def test_changes_show_each_events_severity_and_filter_by_the_lowest_wanted(loaded: str) -> None:
+    every = json.loads(_run("changes", "--database-url", loaded).output)
+    assert [(r["kind"], r["severity"]) for r in every] == [
+        ("baseline", "info"),
+        ("actions_added", "low"),  # two Read/List actions
+        ("update_row_added", "low"),
+        ("actions_removed", "medium"),  # AWS says it does not remove permissions
+        ("policy_added", "high"),  # the new policy grants Write actions
+        ("update_row_added", "low"),
+        ("update_row_added", "low"),
+    ]
+    assert "severity" not in every[1]["details"]
+    serious = json.loads(_run("changes", "--min-severity", "medium", "--database-url", loaded).output)
+    assert [r["kind"] for r in serious] == ["actions_removed", "policy_added"]
+
+
 def test_history_when_and_show(loaded: str) -> None:
     history = json.loads(_run("history", "AmazonRekognitionReadOnlyAccess", "--database-url", loaded).output)
     assert [(h["action_count"], len(h["added"])) for h in history] == [(30, 0), (32, 2)]
@@ -108,6 +124,12 @@ def test_export_writes_json_and_one_csv_row_per_action(loaded: str) -> None:
     removed = [r for r in rows if r["kind"] == "actions_removed"]
     assert [(r["policy"], r["effect"], r["action"]) for r in removed] == [
         ("AmazonRekognitionCustomLabelsFullAccess", "Allow", "rekognition:DistributeDatasetEntries")
+    ]
+    added = [r for r in rows if r["kind"] == "policy_added"]
+    assert [(r["severity"], r["action"], r["access_level"], r["action_severity"]) for r in added] == [
+        ("high", "rekognition:CreateFaceLivenessSession", "Write", "high"),
+        ("high", "rekognition:GetFaceLivenessSessionResults", "Read", "low"),
+        ("high", "rekognition:StartFaceLivenessSession", "Write", "high"),
     ]
 
 

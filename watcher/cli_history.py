@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from sqlalchemy import Engine
@@ -20,6 +21,7 @@ from watcher.db.migrate import current, upgrade
 from watcher.fetch import FetchError, get_once
 from watcher.output import FORMATS, render, to_csv
 from watcher.pipeline import ingest as run_ingest
+from watcher.risk.levels import Severity
 
 database_option = click.option(
     "--database-url",
@@ -36,7 +38,7 @@ format_option = click.option(
     show_default=True,
     help="json for scripts, table for people, csv for spreadsheets.",
 )
-EVENT_COLUMNS = ("detected_at", "kind", "source", "policy", "actions")
+EVENT_COLUMNS = ("detected_at", "kind", "severity", "source", "policy", "actions")
 
 
 def _fail(message: str) -> None:
@@ -118,6 +120,11 @@ def ingest(source: str, file_or_url: str, at: str | None, database_url: str) -> 
 @click.option("--policy", help="Only this policy (case-insensitive).")
 @click.option("--action", "action", help="Only events naming an action matching this glob, e.g. 's3:Put*'.")
 @click.option("--kind", help="Only this event kind, e.g. actions_added.")
+@click.option(
+    "--min-severity",
+    type=click.Choice([level.value for level in Severity]),
+    help="Only change events at or above this severity.",
+)
 @format_option
 @database_option
 def changes(
@@ -126,12 +133,16 @@ def changes(
     policy: str | None,
     action: str | None,
     kind: str | None,
+    min_severity: str | None,
     fmt: str,
     database_url: str,
 ) -> None:
-    """What changed, oldest first. Example: watcher changes --since 2024-01-01 --action 's3:*'"""
+    """What changed, oldest first. Example: watcher changes --since 2024-01-01 --action 's3:*' --min-severity high"""
+    level = Severity(min_severity) if min_severity else None
     with _session(database_url) as session:
-        rows = queries.changes(session, since=_when(since), service=service, policy=policy, action=action, kind=kind)
+        rows = queries.changes(
+            session, since=_when(since), service=service, policy=policy, action=action, kind=kind, min_severity=level
+        )
     click.echo(render(rows, fmt, EVENT_COLUMNS, "changes"), nl=False)
 
 
@@ -188,10 +199,24 @@ def export(fmt: str, database_url: str) -> None:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     flat = [
-        {**row, "effect": effect, "action": action} for row in rows for effect, action in (row["grants"] or [["", ""]])
+        {**row, **_classified(row, effect, action), "effect": effect, "action": action}
+        for row in rows
+        for effect, action in (row["grants"] or [["", ""]])
     ]
-    columns = ("detected_at", "kind", "source", "service", "policy", "effect", "action", "url", "id")
+    columns = (
+        "detected_at", "kind", "severity", "source", "service", "policy", "effect", "action",
+        "access_level", "flags", "action_severity", "url", "id",
+    )  # fmt: skip
     click.echo(to_csv(flat, columns), nl=False)
+
+
+def _classified(row: dict[str, Any], effect: str, action: str) -> dict[str, Any]:
+    """The access level, flags and severity the event recorded for one of its grants (empty when none)."""
+    for grant in (row["details"].get("classification") or {}).get("grants", []):
+        if grant.get("effect") == effect and grant.get("action") == action:
+            flags = " ".join(grant.get("flags") or [])
+            return {"access_level": grant.get("access_level"), "flags": flags, "action_severity": grant.get("severity")}
+    return {}
 
 
 COMMANDS = [db, ingest, changes, history, when, show, export]

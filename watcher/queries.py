@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, defer
 
 from watcher.db.models import Event, EventAction, PolicyAction, PolicyVersion, Source
 from watcher.db.models import Policy as PolicyRow
+from watcher.risk.levels import ORDER, Severity
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -32,6 +33,7 @@ CHANGE_COLUMNS = (
     Source.name,
     Source.service,
     Source.url,
+    Event.severity,
 )
 
 
@@ -44,16 +46,22 @@ def _change_row(row: Any) -> dict[str, Any]:
         "source": row[5],
         "service": row[6],
         "policy": row[2],
+        "severity": row[8],
         "actions": [action for _, action in grants],
         "grants": grants,
         "detected_at": _iso(row[4]),
         "url": row[7],
-        "details": payload,
+        "details": {k: v for k, v in payload.items() if k != "severity"},
     }
 
 
 def _changes_query(
-    since: dt.datetime | None, service: str | None, policy: str | None, action: str | None, kind: str | None
+    since: dt.datetime | None,
+    service: str | None,
+    policy: str | None,
+    action: str | None,
+    kind: str | None,
+    min_severity: Severity | None = None,
 ) -> Any:
     stmt = select(*CHANGE_COLUMNS).join(Source, Source.id == Event.source_id)
     if since is not None:
@@ -64,6 +72,8 @@ def _changes_query(
         stmt = stmt.where(func.lower(Event.policy) == policy.lower())
     if kind:
         stmt = stmt.where(Event.kind == kind)
+    if min_severity is not None:
+        stmt = stmt.where(Event.severity.in_([level.value for level in ORDER if level.rank >= min_severity.rank]))
     if action:
         condition = EventAction.action_lc.like(_like(action), escape="\\")
         stmt = stmt.where(exists().where(EventAction.event_id == Event.id, condition))
@@ -78,9 +88,12 @@ def changes(
     policy: str | None = None,
     action: str | None = None,
     kind: str | None = None,
+    min_severity: Severity | None = None,
 ) -> list[dict[str, Any]]:
-    """Events, oldest first, filtered; ``action`` is a glob (``s3:Put*``), case-insensitive."""
-    return [_change_row(r) for r in session.execute(_changes_query(since, service, policy, action, kind))]
+    """Events, oldest first, filtered; ``action`` is a glob (``s3:Put*``), case-insensitive; ``min_severity`` keeps
+    change events at or above that level (operator events, which have none, are left out)."""
+    stmt = _changes_query(since, service, policy, action, kind, min_severity)
+    return [_change_row(r) for r in session.execute(stmt)]
 
 
 def when(session: Session, action: str) -> list[dict[str, Any]]:
