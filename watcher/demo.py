@@ -143,7 +143,7 @@ def main(fixtures: Path = Path("tests/fixtures/rekognition"), timeout: float = 6
         server.shutdown()
         with sessions() as session:
             rows = queries.changes(session)
-        columns = ("detected_at", "kind", "source", "policy", "actions")
+        columns = ("detected_at", "kind", "severity", "source", "policy", "actions")
         console.print(to_table(rows, columns, "What the watcher recorded (watcher changes --format table)"))
         engine.dispose()
     console.print("replay complete" if finished else f"replay did not finish within {timeout:.0f} s")
