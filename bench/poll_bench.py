@@ -50,6 +50,7 @@ from watcher.db.engine import make_engine, session_factory
 from watcher.db.migrate import upgrade
 from watcher.fetch import Fetcher
 from watcher.observe import Metrics, configure_logging
+from watcher.parse_pool import ParsePool
 from watcher.service import Service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,26 +188,37 @@ class InService:
         sessions = session_factory(self.engine)
         self.fetcher = Fetcher(self.settings.http)
         self.offset = dt.timedelta(0)
-        checker = Checker(self.settings, sessions, self.fetcher, clock=lambda: dt.datetime.now(dt.UTC) + self.offset)
+        self.parsers = ParsePool(self.settings.service.parse_workers)  # as ``watcher run`` sets it up
+        clock = lambda: dt.datetime.now(dt.UTC) + self.offset  # noqa: E731
+        checker = Checker(self.settings, sessions, self.fetcher, clock=clock, parser=self.parsers.parse)
         self.service = Service(self.settings, sessions, checker, Metrics(), BackgroundScheduler())
+        self.service.quiesce.on_idle.append(self.parsers.idle)
 
     def cycle(self, profiler: cProfile.Profile | None = None) -> tuple[Usage, str]:
         self.offset += dt.timedelta(hours=1)
         names = list(self.service.sources)
-        before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        before, start = _cpu(), time.perf_counter()
         if profiler is not None:  # cProfile sees one thread only: run the cycle serially
             outcomes = profiler.runcall(lambda: [self.service.run_source(n) for n in names])
         else:
             with ThreadPoolExecutor(WORKERS) as pool:
                 outcomes = list(pool.map(self.service.run_source, names))
-        wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
-        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        wall = time.perf_counter() - start
+        self.parsers.close()  # the parse workers' CPU counts once they are reaped (RUSAGE_CHILDREN)
+        cpu = _cpu() - before
         counts = Counter(o.outcome for o in outcomes)
         return Usage(wall, cpu), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
     def close(self) -> None:
+        self.parsers.close()
         self.fetcher.close()
         self.engine.dispose()
+
+
+def _cpu() -> float:
+    """User + system CPU of this process and of its children that ended (the parse workers)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def urlwatch_saw(out: Path) -> str:

@@ -230,7 +230,8 @@ def test_a_scalar_where_a_table_belongs_is_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, "service = 5\n")
     assert error_of(path) == (
         f"{path}: service: 5 is not a table; use [service] with keys "
-        "listen_host, listen_port, deliver_every, delivery_max_attempts, delivery_backoff, reconcile_every, log_format"
+        "listen_host, listen_port, deliver_every, delivery_max_attempts, delivery_backoff, parse_workers, "
+        "reconcile_every, log_format"
     )
 
 

@@ -30,3 +30,12 @@ def test_an_arena_limit_set_in_the_environment_is_left_alone(monkeypatch: pytest
 
 def test_release_answers_without_raising() -> None:
     assert memory.release() in (True, False)
+
+
+def test_the_idle_callbacks_run_once_the_last_check_ends() -> None:
+    quiesce = memory.Quiesce()
+    calls: list[int] = []
+    quiesce.on_idle.append(lambda: calls.append(quiesce.releases))
+    with quiesce.busy(), quiesce.busy():
+        assert calls == []
+    assert calls == [0]  # before the memory is released

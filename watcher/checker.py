@@ -38,6 +38,7 @@ from watcher.db.models import Event, Source
 from watcher.diff import Change
 from watcher.fetch import Fetcher, FetchResult
 from watcher.health import Health, after_failure, after_success
+from watcher.parse_pool import parse_here
 from watcher.references import Found, derived_name, read_references
 from watcher.store.checks import (
     Claimed,
@@ -60,6 +61,7 @@ from watcher.store.sources import (
 )
 
 if TYPE_CHECKING:
+    from watcher.model import Parsed
     from watcher.pipeline import IngestResult
 
 LEASE_TTL = dt.timedelta(minutes=15)
@@ -102,8 +104,11 @@ class Checker:
         *,
         owner: str | None = None,
         clock: Callable[[], dt.datetime] = _utcnow,
+        parser: Callable[[bytes, str | None], Parsed] = parse_here,
     ) -> None:
         self.settings = settings
+        self.parser = parser
+        """Parses a new body: in this process by default, in worker processes with ``ParsePool.parse``."""
         self.sessions = sessions
         self.fetcher = fetcher
         self.owner = owner or replica_id()
@@ -302,10 +307,12 @@ class Checker:
                 ingested.events + [e.kind for e in health], ingested.error,
             )  # fmt: skip
 
+        # Parsed before taking an ingest slot: with worker processes, every core parses while two threads write.
+        parsed = self.parser(result.body, config.url if "://" in config.url else None)
         with self._ingests:
             ingested = ingest(
                 self.sessions, config.name, result.body, url=config.url, now=now, http_status=result.status,
-                after_write=after_write, dry_run=dry_run, risk=self.settings.risk,
+                after_write=after_write, dry_run=dry_run, risk=self.settings.risk, parsed=parsed,
             )  # fmt: skip
         return CheckOutcome(
             config.name, ingested.outcome, result.status, result.elapsed_ms, len(result.body),

@@ -23,6 +23,7 @@ from watcher.db.migrate import at_head, upgrade
 from watcher.fetch import Fetcher
 from watcher.memory import limit_arenas
 from watcher.notify.settings import SecretMissing, Secrets
+from watcher.parse_pool import ParsePool
 
 if TYPE_CHECKING:
     from watcher.notify.channels import Sender
@@ -80,6 +81,7 @@ class Runtime:
     settings: Settings
     checker: Checker
     fetcher: Fetcher
+    parsers: ParsePool
 
 
 @contextmanager
@@ -92,9 +94,12 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
         click.echo(f"error: cannot open the database at {settings.database.url}: {exc.orig}", err=True)
         sys.exit(2)
     fetcher = Fetcher(settings.http)
+    parsers = ParsePool(settings.service.parse_workers)
+    checker = Checker(settings, session_factory(engine), fetcher, parser=parsers.parse)
     try:
-        yield Runtime(settings, Checker(settings, session_factory(engine), fetcher), fetcher)
+        yield Runtime(settings, checker, fetcher, parsers)
     finally:
+        parsers.close()
         fetcher.close()
         engine.dispose()
 
@@ -123,6 +128,7 @@ def run(config_path: Path | None, log_format: str | None) -> None:
             policy=settings.service.retry_policy(),
         )  # fmt: skip
         service = Service(settings, rt.checker.sessions, rt.checker, metrics, deliverer=deliverer)
+        service.quiesce.on_idle.append(rt.parsers.idle)  # parse workers stop once the checks are done
         status = StatusServer(settings.service.listen_host, settings.service.listen_port, metrics, service.healthy)
         status.start()
         click.echo(f"status on http://{settings.service.listen_host}:{status.port}/healthz and /metrics", err=True)

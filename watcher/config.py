@@ -148,6 +148,12 @@ class SourceSettings(_Strict):
         return url
 
 
+def _auto_parse_workers() -> int:
+    from watcher.parse_pool import auto_workers
+
+    return auto_workers()
+
+
 class ServiceSettings(_Strict):
     listen_host: str = "127.0.0.1"
     listen_port: int = Field(9108, ge=0, le=65535)
@@ -158,6 +164,8 @@ class ServiceSettings(_Strict):
     """A delivery that keeps failing goes ``dead`` after this many attempts."""
     delivery_backoff: int = Field(30, ge=1)
     """Seconds before the first retry of a failed delivery; doubles per attempt, with jitter, up to an hour."""
+    parse_workers: int = Field(default_factory=lambda: _auto_parse_workers(), ge=0, le=16)
+    """Worker processes that parse new bodies (default 2 on a machine with several cores, else 0: in process)."""
     reconcile_every: Duration = Field(3600, ge=60)
     """How often the service compares observed changes with the updates tables and feeds (``watcher reconcile``)."""
     log_format: Literal["text", "json"] = "text"

@@ -14,7 +14,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -55,6 +55,8 @@ class Quiesce:
         self._lock = threading.Lock()
         self._busy = 0
         self.releases = 0
+        self.on_idle: list[Callable[[], None]] = []
+        """Called first each time the last check in flight ends (the parse workers are told to stop)."""
 
     @contextmanager
     def busy(self) -> Iterator[None]:
@@ -67,5 +69,7 @@ class Quiesce:
                 self._busy -= 1
                 last = self._busy == 0
             if last:
+                for callback in self.on_idle:
+                    callback()
                 release()
                 self.releases += 1

@@ -27,7 +27,6 @@ from watcher.diff import (
     update_row_change,
 )
 from watcher.model import Feed, Kind, Page, Parsed
-from watcher.parse import parse
 from watcher.risk.assess import assess
 from watcher.risk.rules import RiskSettings
 from watcher.store.events import add_events
@@ -124,14 +123,19 @@ def ingest(
     after_write: AfterWrite | None = None,
     dry_run: bool = False,
     risk: RiskSettings | None = None,
+    parsed: Parsed | None = None,
 ) -> IngestResult:
     """Feed one fetched body of ``source_name`` through the pipeline: one transaction, or none with ``dry_run``.
 
-    Change events are rated by ``risk`` (the built-in rules when ``None``) before they are stored.
+    Change events are rated by ``risk`` (the built-in rules when ``None``) before they are stored. ``parsed`` is
+    ``body`` already parsed (the checker parses in worker processes); without it the body is parsed here.
     """
     risk = RiskSettings() if risk is None else risk
     started = time.perf_counter()
-    parsed = parse(body, url if "://" in url else None)
+    if parsed is None:
+        from watcher.parse import parse  # bs4 and lxml load with the first body parsed in this process
+
+        parsed = parse(body, url if "://" in url else None)
     service = parsed.service if isinstance(parsed, Page) else None
     with sessions() as session:
         try:
