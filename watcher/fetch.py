@@ -115,7 +115,8 @@ class Fetcher:
         # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE may only name another CA bundle.
         self._session.trust_env = False
         self._proxied = bool(urllib.request.getproxies())
-        self._session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self._verify: bool | str = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self._session.verify = self._verify
         self._timeout = (settings.connect_timeout, settings.read_timeout)
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=settings.concurrency, max_retries=0)
         self._session.mount("http://", adapter)
@@ -175,15 +176,7 @@ class Fetcher:
         while True:
             with self._slot(urlsplit(current).hostname or ""):
                 try:
-                    proxies = requests.utils.get_environ_proxies(current) if self._proxied else None
-                    response = self._session.get(
-                        current,
-                        headers=headers,
-                        timeout=self._timeout,
-                        stream=True,
-                        allow_redirects=False,
-                        proxies=proxies,
-                    )
+                    response = self._send(current, headers)
                     try:
                         code = response.status_code
                         if code not in REDIRECTS:
@@ -207,6 +200,17 @@ class Fetcher:
                 raise _Failure(f"too many redirects (more than {self.settings.max_redirects})", current, status=code)
             visited.add(target)
             current = target
+
+    def _send(self, url: str, headers: dict[str, str]) -> requests.Response:
+        """One GET through the session's adapter (its pooled connections), without the per-call merging of
+        cookies, hooks and environment that ``Session.get`` does: redirects are followed by ``_try``, no cookie
+        is ever needed, and the environment was read once in ``__init__``."""
+        request = requests.Request("GET", url, headers={**self._session.headers, **headers}).prepare()
+        proxies = requests.utils.get_environ_proxies(url) if self._proxied else {}
+        adapter = self._session.get_adapter(url)
+        return adapter.send(
+            request, stream=True, timeout=self._timeout, verify=self._verify, cert=None, proxies=proxies
+        )
 
     def _final(self, url: str, response: requests.Response, etag: str | None, last_modified: str | None) -> FetchResult:
         code, h = response.status_code, response.headers
