@@ -95,6 +95,7 @@ class _Server(ThreadingHTTPServer):
     def next_step(self, seen: Seen) -> Step | None:
         with self.lock:
             self.seen.append(seen)
+            self.lock.notify_all()
             script = self.scripts.get(seen.path)
             if not script:
                 return None
@@ -181,6 +182,11 @@ class Loopback:
     def peak(self) -> int:
         with self._server.lock:
             return self._server.peak
+
+    def wait_seen(self, n: int, timeout: float = WAIT) -> bool:
+        """Block until at least ``n`` requests have arrived (True), or ``timeout`` passes."""
+        with self._server.lock:
+            return self._server.lock.wait_for(lambda: len(self._server.seen) >= n, timeout)
 
     def wait_in_flight(self, n: int, timeout: float = WAIT) -> bool:
         """Block until at least ``n`` requests are being answered at once (True), or ``timeout`` passes."""

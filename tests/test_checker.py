@@ -155,3 +155,26 @@ def test_a_dry_run_writes_nothing(
     result = check.check(source, dry_run=True)
     assert (result.outcome, result.events) == ("baseline", ["baseline"])
     assert (count(sessions, Source), count(sessions, Check), count(sessions, Snapshot)) == (0, 0, 0)
+
+
+def test_a_check_whose_retry_wait_is_cut_short_by_shutdown_is_skipped_and_counts_no_failure(
+    sessions: sessionmaker[Session], server: Loopback
+) -> None:
+    settings = Settings.model_validate(
+        {
+            "http": {"retries": 3, "backoff": 600, "backoff_max": 600, "per_host_min_interval": 0},
+            "sources": [{"name": "rekognition", "url": server.url("/page.html"), "kind": "page"}],
+        }
+    )
+    server.script("/page.html", Reply(503))
+    with Fetcher(settings.http) as fetcher:
+        fetcher.stop()  # the service is stopping: the first retry wait ends at once
+        outcome = Checker(settings, sessions, fetcher, owner="test", clock=Clock()).check(settings.sources[0])
+    assert (outcome.outcome, outcome.error) == (
+        "skipped",
+        "stopping: retry abandoned after HTTP 503 Service Unavailable",
+    )
+    with sessions() as session:
+        source = session.scalars(select(Source)).one()
+        assert (source.lease_owner, source.consecutive_failures, source.last_checked_at) == (None, 0, None)
+    assert (_outcomes(sessions), server.count("/page.html")) == ([], 1)

@@ -237,6 +237,23 @@ def test_jitter_adds_at_most_a_quarter_of_the_backoff(server: Loopback, make: Ma
     assert fake.sleeps == [1.25, 2.5]
 
 
+def test_stopping_the_fetcher_ends_a_wait_for_a_retry_at_once(server: Loopback) -> None:
+    server.script("/page", Reply(503))
+    settings = HttpSettings.model_validate({**BASE, "backoff": 600, "backoff_max": 600})
+    fetcher = Fetcher(settings)  # the real clock and wait: a backoff of ten minutes
+    results: list[FetchResult] = []
+    worker = threading.Thread(target=lambda: results.append(fetcher.get(server.url("/page"))))
+    worker.start()
+    assert server.wait_seen(1)
+    fetcher.stop()
+    worker.join(timeout=30)
+    fetcher.close()
+    [result] = results
+    assert (result.cancelled, result.attempts, result.status) == (True, 1, 503)
+    assert result.error is not None and result.error.startswith("stopping: retry abandoned after HTTP 503")
+    assert server.count("/page") == 1
+
+
 def test_a_404_is_final_after_exactly_one_attempt(server: Loopback, make: Make, fake: FakeTime) -> None:
     result = make().get(server.url("/missing.html"))
     assert result.error == "HTTP 404 Not Found"

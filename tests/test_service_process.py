@@ -122,6 +122,23 @@ def test_sigterm_finishes_the_check_in_flight_and_exits_0(
     assert (count(sessions, Snapshot), count(sessions, Check), count(sessions, Event)) == (1, 1, 1)
 
 
+def test_sigterm_during_a_retry_backoff_exits_at_once_without_counting_a_failure(
+    tmp_path: Path, db_url: str, sessions: sessionmaker[Session], server: Loopback
+) -> None:
+    server.script("/rekognition.html", Reply(503))
+    config = _config(tmp_path, db_url, server, ["rekognition"])
+    config.write_text(config.read_text().replace("retries = 0", "retries = 5\nbackoff = 600\nbackoff_max = 600"))
+    service = Running(config)
+    try:
+        service.wait_for("watching 1 sources")
+        assert server.wait_seen(1)  # the first answer was a 503: the check now waits ten minutes to retry
+        assert service.stop() == 0
+    finally:
+        service.kill()
+    assert "outcome=skipped" in service.wait_for("source=rekognition")
+    assert (count(sessions, Check), server.count("/rekognition.html")) == (0, 1)
+
+
 def test_two_replicas_on_one_database_check_each_source_once(
     tmp_path: Path, pg_url: str, db_url: str, sessions: sessionmaker[Session], server: Loopback
 ) -> None:

@@ -45,6 +45,7 @@ from watcher.store.checks import (
     Config,
     claim_synced,
     record_quiet_check,
+    release_claim,
     transaction,
 )
 from watcher.store.events import add_events
@@ -176,6 +177,11 @@ class Checker:
             (claimed.etag, claimed.last_modified, claimed.body_sha256) if claimed else (None, None, None)
         )
         result = self.fetcher.get(config.url, etag=etag, last_modified=last_modified)
+        if result.cancelled:  # stopping: no answer about the source, so no check row and no failure counted
+            if claimed is not None:
+                with transaction(self.sessions) as conn:
+                    release_claim(conn, claimed.source_id, self.owner)
+            return CheckOutcome(config.name, "skipped", error=result.error), None, None
         body_sha256 = hashlib.sha256(result.body).hexdigest() if result.ok and result.body is not None else None
         fresh = body_sha256 is not None and body_sha256 != stored_sha256
         found = self._read_links(config, result, fresh, claimed) if follow else None

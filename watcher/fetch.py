@@ -67,6 +67,8 @@ class FetchResult:
     """Tries made (1 + retries used; redirect hops are part of one try; 0 if the URL was refused)."""
     elapsed_ms: int
     """By the fetcher's clock, waits and backoff included."""
+    cancelled: bool = False
+    """The fetcher was stopped while waiting to retry: not an answer about the source (the check is skipped)."""
 
     @property
     def ok(self) -> bool:
@@ -104,7 +106,9 @@ class Fetcher:
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
-        self._clock, self._sleep, self._rng = clock, sleep, rng or random.Random()
+        self._stopped = threading.Event()
+        self._clock, self._rng = clock, rng or random.Random()
+        self._sleep = sleep if sleep is not time.sleep else self._wait
         self._lock = threading.Lock()
         self._hosts: dict[str, _Host] = {}
         self._global = threading.BoundedSemaphore(settings.concurrency)
@@ -130,6 +134,13 @@ class Fetcher:
 
     def close(self) -> None:
         self._session.close()
+
+    def stop(self) -> None:
+        """Give up every wait for a retry now (the service is stopping): those fetches come back ``cancelled``."""
+        self._stopped.set()
+
+    def _wait(self, seconds: float) -> None:
+        self._stopped.wait(seconds)
 
     def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResult:
         start = self._clock()
@@ -160,6 +171,11 @@ class Fetcher:
                         after = f" (after {attempts} attempts)" if attempts > 1 else ""
                         return failed(failure.message + after, failure.url, failure.status)
                     self._sleep(self._backoff(attempts, failure.wait))
+                    if self._stopped.is_set():
+                        ms = int((self._clock() - start) * 1000)
+                        error = _one_line(f"stopping: retry abandoned after {failure.message}", (url, failure.url))
+                        return FetchResult(failure.url, failure.status, None, None, None, None, False, error,
+                                           attempts, ms, cancelled=True)  # fmt: skip
         except Exception as exc:  # errors never raise out of get()
             return failed(f"unexpected error: {type(exc).__name__}: {exc}", url)
 

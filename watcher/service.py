@@ -214,6 +214,9 @@ class Service:
         """Finish the check in flight, then stop (the signal handler)."""
         log.info("stopping: finishing the checks in flight")
         self._stopping.set()
+        fetcher = getattr(self.checker, "fetcher", None)
+        if fetcher is not None:
+            fetcher.stop()  # a check waiting to retry gives up now instead of holding the shutdown for its backoff
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
 

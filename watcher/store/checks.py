@@ -209,6 +209,15 @@ def _release_statement() -> Update:
     )
 
 
+def release_claim(conn: Connection, source_id: int, owner: str) -> None:
+    """Give the source's lease back, if ``owner`` still holds it, and write nothing else (a check abandoned)."""
+    conn.execute(
+        update(SOURCES)
+        .where(SOURCES.c.id == source_id, SOURCES.c.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
+
+
 def record_quiet_check(
     conn: Connection,
     source_id: int,
