@@ -259,6 +259,7 @@ def test_two_checks_low_events_share_one_daily_digest_sent_once_as_one_message(
         ("s3", "info"),
     ]
     assert posts[0].key == body["delivery"] == daily_key("hook", utc(2026, 1, 5, 9, 0))
+    assert body["title"] == "Policy Watcher daily digest"
 
 
 def test_quiet_hours_hold_a_high_event_while_critical_and_operator_alerts_go_at_once(

@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from watcher.db.models import Delivery, DeliveryEvent, Event, Source
+from watcher.notify.digest import DAILY_PREFIX
 from watcher.notify.model import OPERATOR_KINDS
 from watcher.notify.routing import accepts
 from watcher.notify.schedule import in_quiet_hours, next_digest_at, quiet_end
@@ -50,7 +51,7 @@ def daily_key(channel: str, at: dt.datetime) -> str:
     and time, and the same for every writer (so also a stable idempotency key: email Message-ID, webhook header)."""
     when = at.astimezone(dt.UTC)
     tag = hashlib.sha256(f"{channel}|daily|{when.isoformat()}".encode()).hexdigest()[:16]
-    return f"daily-{when:%Y%m%dT%H%MZ}-{tag}"
+    return f"{DAILY_PREFIX}{when:%Y%m%dT%H%MZ}-{tag}"
 
 
 def severity_of(event: Event) -> str | None:

@@ -22,6 +22,9 @@ POLICY_KINDS = frozenset(
     {"policy_added", "policy_removed", "actions_added", "actions_removed", "statement_changed", "document_moved"}
 )
 ROW_FIELDS = ("change", "description", "date", "date_raw")
+DAILY_PREFIX = "daily-"
+"""How the key of a daily digest starts (``watcher.outbox_routing.daily_key``)."""
+DAILY_TITLE = "Policy Watcher daily digest"
 CHUNK = 500
 """Values per ``IN (...)`` list: a large batch is read in several queries rather than one with too many parameters."""
 
@@ -175,7 +178,8 @@ def build_digests(session: Session, keys: Mapping[int, str]) -> dict[int, Digest
             )
             for e in events[delivery_id]
         )
-        digests[delivery_id] = Digest(key=key, notices=notices)
+        title = DAILY_TITLE if key.startswith(DAILY_PREFIX) else "Policy Watcher"
+        digests[delivery_id] = Digest(key=key, notices=notices, title=title)
     return digests
 
 
