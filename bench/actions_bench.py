@@ -18,6 +18,10 @@ from typing import Any
 
 from watcher.actions.classify import classify_grants, effective_actions
 from watcher.actions.index import CACHE_FILE, ActionIndex, build_or_load, data_source
+from watcher.diff import Change, ChangeKind
+from watcher.model import Kind, Page, Policy, PolicyStatus
+from watcher.risk.assess import assess
+from watcher.risk.rules import RiskSettings
 
 POLICIES = 1_500
 LOOKUPS = 1_000_000
@@ -35,6 +39,11 @@ def _document(grants: list[Grant]) -> dict[str, Any]:
     if not_actions:
         statements.append({"Effect": "Allow", "NotAction": not_actions, "Resource": "*"})
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _page(name: str, document: dict[str, Any]) -> Page:
+    policy = Policy(name, None, "", PolicyStatus.OK, document=document)
+    return Page(Kind.SERVICE_PAGE, None, "AWS managed policies", policies=(policy,))
 
 
 def make_policies(index: ActionIndex, rng: random.Random) -> list[list[Grant]]:
@@ -160,12 +169,18 @@ def main() -> None:
         again_classify = _timed(lambda: [classify_grants(fresh, p) for p in policies])
         again_expand = _timed(lambda: [effective_actions(fresh, d) for d in documents])
         expanded = sum(len(effective_actions(fresh, d).allowed) for d in documents)
+        pages = [_page(f"P{i}", d) for i, d in enumerate(documents)]
+        changes = [Change(ChangeKind.POLICY_ADDED, f"P{i}", tuple(p)) for i, p in enumerate(policies)]
+        risk = RiskSettings()
+        rate = lambda: [assess([c], page, lambda: fresh, risk) for c, page in zip(changes, pages, strict=True)]  # noqa: E731
+        first_assess, again_assess = _timed(rate), _timed(rate)
         print(f"workload: {len(policies):,} policies, {len(grants):,} grants ({wildcards:,} wildcards)")
         print(f"{'':<52}{'first':>8}{'again':>8}")
         print(f"{'classify_grants, every grant (s)':<52}{first_classify:>8.3f}{again_classify:>8.3f}")
         label = f"effective_actions, every policy ({expanded:,} actions) (s)"
         print(f"{label:<52}{first_expand:>8.3f}{again_expand:>8.3f}")
         print(f"{'total (s)':<52}{first_classify + first_expand:>8.3f}{again_classify + again_expand:>8.3f}")
+        print(f"{'assess: severity + classification, every policy (s)':<52}{first_assess:>8.3f}{again_assess:>8.3f}")
         print("(CPU seconds, one core; target: under 1 s for the whole history)")
         print()
 

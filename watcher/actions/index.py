@@ -131,6 +131,7 @@ class ActionIndex:
             self.services[prefix] = (start, i + 1)
         self._expand_cached = functools.lru_cache(maxsize=1024)(self._expand_lower)
         self._summary_cached = functools.lru_cache(maxsize=1024)(self._summary)
+        self._complement_cached = functools.lru_cache(maxsize=64)(self._complement)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -205,8 +206,21 @@ class ActionIndex:
         """What ``pattern`` grants, in brief (cached per pattern)."""
         return self._summary_cached(pattern.strip().lower(), top)
 
+    def summarize_not_action(self, patterns: Iterable[str], top: int = 5) -> PatternSummary:
+        """What a ``NotAction`` of ``patterns`` grants (every other known action), in brief (cached per set)."""
+        key = tuple(sorted({p.strip().lower() for p in patterns}))
+        return self._complement_cached(key, top)
+
+    def _complement(self, patterns: tuple[str, ...], top: int) -> PatternSummary:
+        excluded: set[int] = set()
+        for pattern in patterns:
+            excluded.update(self._positions(pattern))
+        return self._summarize([i for i in range(len(self.names)) if i not in excluded], top)
+
     def _summary(self, pattern: str, top: int) -> PatternSummary:
-        positions = self._positions(pattern)
+        return self._summarize(self._positions(pattern), top)
+
+    def _summarize(self, positions: Sequence[int], top: int) -> PatternSummary:
         codes = self._codes
         levels = [0] * len(LEVELS)
         mask = 0

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from watcher.actions.classify import classify_grant
-from watcher.actions.index import LEVELS, ActionIndex
+from watcher.actions.index import ActionIndex
 from watcher.canonical import statements
 from watcher.diff import Change
 from watcher.model import Page
@@ -70,20 +70,15 @@ def allowed_complements(document: dict[str, Any] | None) -> dict[str, list[str]]
 
 def _complement(index: ActionIndex, classified: dict[str, Any], entries: list[str]) -> dict[str, Any]:
     """``classified`` for a NotAction entry, re-described by what its Allow statement grants (the complement)."""
-    granted = index.expand_not_action(entries)
-    riskiest = index.riskiest(granted)
-    levels = {info.access_level for info in index.riskiest(granted, len(granted))} if granted else set()
-    flags: list[str] = []
-    for info in riskiest:
-        flags += [f for f in info.flags if f not in flags]
-    top = max(levels, key=lambda level: LEVELS.index(level)) if levels else None
+    summary = index.summarize_not_action(entries)
     return {
         **classified,
         "grants_all_except": entries,
-        "access_level": top,
-        "flags": flags,
-        "expands_to_count": len(granted),
-        "riskiest": [info.as_dict() for info in riskiest],
+        "access_level": summary.access_level,
+        "flags": list(summary.flags),
+        "expands_to_count": summary.count,
+        "levels": dict(summary.levels),
+        "riskiest": [info.as_dict() for info in summary.riskiest],
     }
 
 
