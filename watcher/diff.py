@@ -222,12 +222,7 @@ def new_update_rows(rows: Iterable[UpdateRow], known_keys: set[str]) -> list[tup
 def update_row_change(key: str, row: UpdateRow) -> Change:
     detail = {
         "key": key,
-        "change": row.change,
-        "description": row.description,
-        "date": row.date,
-        "date_raw": row.date_raw,
-        "actions": list(row.actions),
-        "policies": list(row.policies),
+        **row.record(),
         "anchor": row.anchor,
     }
     policy = row.policies[0] if len(row.policies) == 1 else None

@@ -94,6 +94,17 @@ class UpdateRow:
     """Policy names the row's text mentions, sorted."""
     anchor: str | None = None
 
+    def record(self) -> dict[str, Any]:
+        """What the history keeps of the row (its ``update_rows`` columns and its event's detail), as plain JSON."""
+        return {
+            "change": self.change,
+            "description": self.description,
+            "date": self.date,
+            "date_raw": self.date_raw,
+            "actions": list(self.actions),
+            "policies": list(self.policies),
+        }
+
 
 @dataclass(frozen=True)
 class FeedItem:

@@ -39,22 +39,5 @@ JOIN policies p ON p.id = pv.policy_id
 JOIN sources s ON s.id = p.source_id
 """
 
-ACTION_CHANGES_V2 = """
-CREATE VIEW action_changes AS
-SELECT e.detected_at AS detected_at,
-       s.service AS service,
-       s.name AS source,
-       e.policy AS policy,
-       ea.action AS action,
-       ea.effect AS effect,
-       CASE WHEN e.kind IN ('actions_added', 'policy_added') THEN 'added'
-            WHEN e.kind IN ('actions_removed', 'policy_removed') THEN 'removed'
-            ELSE e.kind END AS change,
-       e.kind AS event_kind,
-       e.id AS event_id,
-       e.severity AS severity
-FROM event_actions ea
-JOIN events e ON e.id = ea.event_id
-JOIN sources s ON s.id = e.source_id
-"""
+ACTION_CHANGES_V2 = ACTION_CHANGES.replace("e.id AS event_id\n", "e.id AS event_id,\n       e.severity AS severity\n")
 """Since 0006: ``action_changes`` with the event's severity (null for events stored before 0006)."""

@@ -22,12 +22,7 @@ def add_update_rows(
         {
             "source_id": source.id,
             "row_key": key,
-            "change": row.change,
-            "description": row.description,
-            "date": row.date,
-            "date_raw": row.date_raw,
-            "actions": list(row.actions),
-            "policies": list(row.policies),
+            **row.record(),
             "first_seen_at": now,
             "baseline": baseline,
         }
