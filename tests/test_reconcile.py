@@ -209,15 +209,9 @@ def test_the_fixture_v2_row_claims_both_actions_one_misspelt() -> None:
     assert not near_miss("rekognition:Get*", "rekognition:Get")
 
 
-def test_grace_comes_from_the_settings_when_they_have_it() -> None:
-    class Risk:
-        documentation_grace_days = 3
-
-    class WithRisk:
-        risk = Risk()
-
-    assert grace_of(WithRisk()) == dt.timedelta(days=3)
-    assert grace_of(Settings()) == dt.timedelta(days=7)  # the default, with or without a [risk] table
+def test_grace_comes_from_the_risk_settings() -> None:
+    assert grace_of(Settings.model_validate({"risk": {"documentation_grace_days": 3}})) == dt.timedelta(days=3)
+    assert grace_of(Settings()) == dt.timedelta(days=7)  # the default, without a [risk] table
 
 
 # ------------------------------------------------------------------------------------------- the fixture history

@@ -16,7 +16,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -46,14 +46,12 @@ log = logging.getLogger("watcher.reconcile")
 
 LOOKBACK = dt.timedelta(days=30)
 """How far back (beyond the grace) changes and rows are reconciled: a finding older than this is not reported."""
-DEFAULT_GRACE_DAYS = 7
 UNKNOWN_STATUSES = frozenset({"unparseable", "no_document"})
 
 
-def grace_of(settings: Settings | Any) -> dt.timedelta:
-    """``risk.documentation_grace_days`` of ``settings`` (7 days when the setting is not there)."""
-    days = getattr(getattr(settings, "risk", None), "documentation_grace_days", DEFAULT_GRACE_DAYS)
-    return dt.timedelta(days=int(days))
+def grace_of(settings: Settings) -> dt.timedelta:
+    """``[risk] documentation_grace_days`` of ``settings``: how long AWS gets to document a change."""
+    return dt.timedelta(days=settings.risk.documentation_grace_days)
 
 
 def _date(value: str | None) -> dt.date | None:
