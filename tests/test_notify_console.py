@@ -12,6 +12,7 @@ from tests.notify_samples import (
     HOSTILE_TEXTS,
     REMOVAL_NOTE,
     all_kinds_digest,
+    classified,
     hostile_digest,
     hostile_risk_digest,
     reconciliation_digest,
@@ -235,3 +236,26 @@ def test_colours_follow_the_stream_and_no_color(monkeypatch: pytest.MonkeyPatch)
     assert quiet.getvalue() == text
     for bad in HOSTILE_TEXTS:  # page text is never rich markup
         assert bad in console.colour(console.render(hostile_risk_digest()))
+
+
+def test_a_not_action_entry_is_described_by_what_its_statement_allows() -> None:
+    entry = {
+        **classified("NotAction", "iam:*", level="Permissions management", severity="critical"),
+        "wildcard": True,
+        "grants_all_except": ["iam:*", "organizations:*"],
+        "expands_to_count": 19000,
+        "levels": {"Permissions management": 900, "Write": 9000, "Read": 9100},
+        "flags": ["privilege_escalation"],
+        "riskiest": [{"action": "lambda:CreateFunction", "access_level": "Write", "flags": ["privilege_escalation"]}],
+    }
+    notice = Notice(
+        kind="actions_added", source="s", service=None, policy="PowerUserAccess", grants=(("NotAction", "iam:*"),),
+        detected_at=DETECTED_AT, url=None, details={"classification": {"dataset": "d", "grants": [entry]}},
+        severity="critical",
+    )  # fmt: skip
+    lines = console.render(Digest(key="k", notices=(notice,))).splitlines()
+    assert (
+        "  + NotAction iam:*  the statement allows every action except iam:*, organizations:*: 19000 actions "
+        "(Permissions management 900, Write 9000, Read 9100) · privilege escalation · on *; "
+        "riskiest: lambda:CreateFunction, ..."
+    ) in lines

@@ -164,24 +164,34 @@ def action_note(entry: Mapping[str, Any]) -> ActionNote:
     on_all = entry.get("on_all_resources") is True
     count = entry.get("expands_to_count")
     count = count if isinstance(count, int) and not isinstance(count, bool) else 0
+    everything_but = entry.get("grants_all_except")
+    if isinstance(everything_but, list) and everything_but:
+        # A NotAction entry of an Allow statement: the statement allows every action but those it lists.
+        shown_but = everything_but[:RISKIEST_SHOWN]
+        but = ", ".join(str(a) for a in shown_but) + (", …" if len(everything_but) > len(shown_but) else "")
+        lead = f"the statement allows every action except {but}: {_plural(count, 'action')}"
+        return _summary_note(entry, lead, flags, on_all, count)
     if entry.get("wildcard"):
         if entry.get("unknown") or count == 0:
             return ActionNote("matches no known action (new API or typo)", on_all_resources=on_all)
-        levels = entry.get("levels")
-        shown = ", ".join(
-            f"{_words(level)} {n}" for level, n in (levels.items() if isinstance(levels, Mapping) else ())
-        )
-        members = [m for m in entry.get("riskiest") or () if isinstance(m, Mapping) and m.get("action")]
-        return ActionNote(
-            f"grants {_plural(count, 'action')}" + (f" ({shown})" if shown else ""),
-            flags,
-            on_all,
-            tuple(str(m["action"]) for m in members[:RISKIEST_SHOWN]),
-            count > min(len(members), RISKIEST_SHOWN),
-        )
+        return _summary_note(entry, f"grants {_plural(count, 'action')}", flags, on_all, count)
     if entry.get("unknown"):
         return ActionNote("unknown action (new API or typo)", on_all_resources=on_all)
     return ActionNote(_words(entry.get("access_level")), flags, on_all)
+
+
+def _summary_note(entry: Mapping[str, Any], lead: str, flags: tuple[str, ...], on_all: bool, count: int) -> ActionNote:
+    """The note of a grant standing for many actions: how many per access level, and the riskiest of them."""
+    levels = entry.get("levels")
+    shown = ", ".join(f"{_words(level)} {n}" for level, n in (levels.items() if isinstance(levels, Mapping) else ()))
+    members = [m for m in entry.get("riskiest") or () if isinstance(m, Mapping) and m.get("action")]
+    return ActionNote(
+        lead + (f" ({shown})" if shown else ""),
+        flags,
+        on_all,
+        tuple(str(m["action"]) for m in members[:RISKIEST_SHOWN]),
+        count > min(len(members), RISKIEST_SHOWN),
+    )
 
 
 def action_notes(classification: object) -> dict[tuple[str, str], ActionNote]:
