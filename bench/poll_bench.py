@@ -377,7 +377,8 @@ def main() -> None:
     runner.close()
     results.print(args.rounds)
     print("(start-up: `--version` of each. in-service: one cycle of Service.run_source x 200, ThreadPoolExecutor(10),")
-    print(" inside this process; CPU of the whole process; for its memory see the idle service below)")
+    print(" inside this process; CPU of this process and of its parse workers, which also import this benchmark")
+    print(" module when they are spawned (watcher run's workers do not); for its memory see the idle service below)")
     first, rss, hwm = (statistics.median(x) for x in zip(*idle, strict=True))
     print(
         f"\nidle service (watcher run, fresh database, interval 1h), median of {IDLE_RUNS}: "
