@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import warnings
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, Tag, XMLParsedAsHTMLWarning
 from bs4.element import CData, NavigableString
 
 from watcher.parse.text import squash
@@ -15,6 +16,10 @@ BLOCK_TAGS = frozenset(
 )
 _MAIN_COL_TAG = re.compile(r"""<div\b[^<>]*\bid\s*=\s*["']main-col-body["']""", re.IGNORECASE)
 _SKIP_TEXT = frozenset({"script", "style", "noscript", "template"})
+
+# The body's kind is decided before it gets here (feeds go to feedparser): what looks like XML to bs4 is a page
+# with an XML prolog or a mangled one, and is read as HTML on purpose.
+warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning)
 
 
 def load(html: str) -> BeautifulSoup:
