@@ -114,7 +114,7 @@ def test_a_policy_digest_carries_the_updates_row_aws_wrote(sessions: sessionmake
 
 def test_temporary_failures_back_off_and_honour_retry_after(sessions: sessionmaker[Session], clock: Clock) -> None:
     channels = {"changes": _channels()["changes"]}
-    channels["changes"].answers = [SendResult(False, "HTTP 500"), SendResult(False, "HTTP 429", retry_after=7)]
+    channels["changes"].answers = [SendResult(False, "HTTP 500"), SendResult(False, "HTTP 429", retry_after=70)]
     ingest_fixture(sessions, "rekognition", "page-v1.html")
     with sessions.begin() as session:
         enqueue(session, list(session.scalars(select(Event))), [channels["changes"].settings], T0)
@@ -123,12 +123,32 @@ def test_temporary_failures_back_off_and_honour_retry_after(sessions: sessionmak
     assert deliverer.run_once() == []  # not due yet
     clock.advance(12.5)  # 10 s backoff plus at most 25 % jitter
     assert [o.status for o in deliverer.run_once()] == ["retrying"]
-    clock.advance(6.9)
+    clock.advance(69.9)  # Retry-After 70 s, longer than the second backoff (20-25 s)
     assert deliverer.run_once() == []
     clock.advance(0.2)
     assert [o.status for o in deliverer.run_once()] == ["sent"]
     assert len(channels["changes"].got) == 3
     assert {d.key for d in channels["changes"].got} == {channels["changes"].got[0].key}  # one idempotency key
+
+
+def test_a_retry_after_shorter_than_the_backoff_does_not_spend_the_attempts_faster(
+    sessions: sessionmaker[Session], clock: Clock
+) -> None:
+    channels = {"changes": _channels()["changes"]}
+    channels["changes"].answers = [SendResult(False, "HTTP 429", retry_after=1)] * 5  # throughout an outage
+    ingest_fixture(sessions, "rekognition", "page-v1.html")
+    with sessions.begin() as session:
+        enqueue(session, list(session.scalars(select(Event))), [channels["changes"].settings], T0)
+    deliverer = Deliverer(sessions, channels, owner="a", clock=clock, policy=RetryPolicy(max_attempts=5, backoff=10))
+    waited = 0.0
+    statuses: list[str] = []
+    while not statuses or statuses[-1] == "retrying":
+        while not (outcomes := deliverer.run_once()):
+            clock.advance(1)
+            waited += 1
+        statuses += [o.status for o in outcomes]
+    assert statuses == ["retrying"] * 4 + ["dead"]
+    assert waited >= 10 + 20 + 40 + 80  # the backoff, not Retry-After's one second
 
 
 def test_a_permanent_failure_is_dead_at_once_and_alerts_the_operators_elsewhere(

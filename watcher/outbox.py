@@ -137,12 +137,16 @@ class Deliverer:
         return self._mark(delivery_id, result)
 
     def _delay(self, attempts: int, result: SendResult) -> float:
-        # A Retry-After of no time at all ("0", a date already past) is no reason to retry at once: that would
-        # spend every attempt in one go (the deliverer drains what is due) and turn an outage into dead rows.
-        if result.retry_after is not None and result.retry_after > 0:
-            return min(result.retry_after, self.policy.backoff_max)
+        """The exponential backoff (with jitter), or the channel's ``Retry-After`` when that is longer.
+
+        Retry-After says when to try again at the earliest; a short one ("1", "0", a date already past) answered
+        throughout an outage must not spend every attempt within a minute and turn the outage into dead rows.
+        """
         base: float = min(self.policy.backoff * 2.0 ** (attempts - 1), self.policy.backoff_max)
-        return base + self.rng.uniform(0, base / 4)
+        backoff = base + self.rng.uniform(0, base / 4)
+        if result.retry_after is not None and result.retry_after > backoff:
+            return min(result.retry_after, self.policy.backoff_max)
+        return backoff
 
     def _mark(self, delivery_id: int, result: SendResult) -> DeliveryOutcome:
         now = self.clock()
