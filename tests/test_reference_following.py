@@ -30,7 +30,7 @@ from watcher.fetch import Fetcher
 from watcher.model import Kind, Page, PolicyStatus
 from watcher.model import Policy as ParsedPolicy
 from watcher.observe import Metrics
-from watcher.queries import history
+from watcher.queries import history, when
 from watcher.references import Reference, reference_url, references
 from watcher.service import Service
 
@@ -281,6 +281,14 @@ def test_a_page_that_moves_one_policys_json_to_the_reference_guide_is_document_m
         (DERIVED, "ok", 32, []),  # the reference page's document is the one the page last embedded
         (DERIVED, "ok", 33, [["Allow", NEW_ACTION]]),
     ]
+    with world.sessions() as session:
+        granted = when(session, "rekognition:CompareFaces")
+        added = when(session, NEW_ACTION)
+    # One row per grant: the reference page's, since the page first embedded it.
+    assert [(r["policy"], r["source"], r["since"], r["current"]) for r in granted if r["policy"] == READ_ONLY] == [
+        (READ_ONLY, DERIVED, rows[0]["valid_from"], True)
+    ]
+    assert [(r["source"], r["current"]) for r in added if r["policy"] == READ_ONLY] == [(DERIVED, True)]
 
 
 def test_a_page_that_moves_most_policies_is_layout_suspect_never_a_removal_and_the_links_are_still_followed(

@@ -132,7 +132,28 @@ def when(session: Session, action: str) -> list[dict[str, Any]]:
                 "current": grant.granted_to is None,
             }
         )
-    return rows
+    return _merge_moved(rows)
+
+
+def _merge_moved(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per grant of a policy whose JSON moved to the AWS Managed Policy Reference.
+
+    The page keeps such a policy's last known grants open (unknown is not empty) while its derived source
+    ``<page>/<Policy>`` follows the reference page: the derived source's row stands for both, since the earlier
+    of the two, and the page's open row is dropped.
+    """
+    derived = {
+        (r["source"], r["effect"], r["action"].lower()): r for r in rows if r["source"].endswith("/" + r["policy"])
+    }
+    out = []
+    for row in rows:
+        twin = derived.get((f"{row['source']}/{row['policy']}", row["effect"], row["action"].lower()))
+        if twin is not None and row["current"]:
+            if row["since"] is not None and (twin["since"] is None or row["since"] < twin["since"]):
+                twin["since"] = row["since"]
+            continue
+        out.append(row)
+    return out
 
 
 def _versions(
