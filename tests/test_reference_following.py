@@ -8,6 +8,8 @@ SQLite and PostgreSQL. Nothing sleeps: the clock is injected and the fetcher kee
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +32,7 @@ from watcher.fetch import Fetcher
 from watcher.model import Kind, Page, PolicyStatus
 from watcher.model import Policy as ParsedPolicy
 from watcher.observe import Metrics
+from watcher.parse import parse
 from watcher.queries import history, when
 from watcher.references import Reference, reference_url, references
 from watcher.service import Service
@@ -41,13 +44,24 @@ CUSTOM_LABELS = "AmazonRekognitionCustomLabelsFullAccess"
 FULL_ACCESS = "AmazonRekognitionFullAccess"
 DERIVED = f"rekognition/{READ_ONLY}"
 V2 = (REKOGNITION / "page-v2.html").read_text()
+
+
+def stand_in(name: str, page: str) -> bytes:
+    """A reference page for ``name`` (no fixture of it): the read-only one renamed, holding the document ``page``
+    embeds for ``name``, so that the move itself changes nothing."""
+    reference = (FIXTURES / "reference" / f"{READ_ONLY}.html").read_text().replace(READ_ONLY, name)
+    parsed = parse(page.encode())
+    assert isinstance(parsed, Page)
+    document = next(p.document for p in parsed.policies if p.name == name)
+    start = reference.index('<code class="json ">') + len('<code class="json ">')
+    end = reference.index("</code></pre>", start)
+    return (reference[:start] + html.escape(json.dumps(document, indent=4)) + reference[end:]).encode()
+
+
 REFERENCE_PAGES = {
     READ_ONLY: (FIXTURES / "reference" / f"{READ_ONLY}.html").read_bytes(),
     CUSTOM_LABELS: (FIXTURES / "reference" / f"{CUSTOM_LABELS}.html").read_bytes(),
-    # No fixture of this one: the read-only page renamed stands in (its document does not matter here).
-    FULL_ACCESS: (FIXTURES / "reference" / f"{READ_ONLY}.html")
-    .read_bytes()
-    .replace(READ_ONLY.encode(), FULL_ACCESS.encode()),
+    FULL_ACCESS: stand_in(FULL_ACCESS, V2),
 }
 NEW_ACTION = "rekognition:DescribeMediaAnalysisJob"
 READ_ONLY_V2 = REFERENCE_PAGES[READ_ONLY].replace(
@@ -289,6 +303,33 @@ def test_a_page_that_moves_one_policys_json_to_the_reference_guide_is_document_m
         (READ_ONLY, DERIVED, rows[0]["valid_from"], True)
     ]
     assert [(r["source"], r["current"]) for r in added if r["policy"] == READ_ONLY] == [(DERIVED, True)]
+
+
+def test_a_policy_that_moves_and_changes_at_once_is_document_moved_on_the_page_and_actions_added_on_the_reference(
+    world: World, server: Loopback
+) -> None:
+    moved = linked({READ_ONLY: server.url(ref_path(READ_ONLY))})
+    server.script(PAGE_PATH, Reply(200, V2.encode()), Reply(200, moved))
+    server.script(ref_path(READ_ONLY), Reply(200, READ_ONLY_V2))  # one action more than the page embedded
+    assert summary(world.check()) == [("rekognition", "baseline", ["baseline"])]
+    assert summary(world.check()) == [
+        ("rekognition", "changed", ["document_moved"]),
+        (DERIVED, "baseline", ["baseline", "actions_added"]),
+    ]
+    with world.sessions() as session:
+        added = session.scalars(select(Event).where(Event.kind == "actions_added")).one()
+    assert (added.policy, added.payload["grants"]) == (READ_ONLY, [["Allow", NEW_ACTION]])
+    assert removals(world) == []
+
+
+def test_a_reference_page_identical_to_what_the_page_embedded_is_a_silent_baseline(
+    world: World, server: Loopback
+) -> None:
+    moved = linked({READ_ONLY: server.url(ref_path(READ_ONLY))})
+    server.script(PAGE_PATH, Reply(200, V2.encode()), Reply(200, moved))
+    server.script(ref_path(READ_ONLY), Reply(200, REFERENCE_PAGES[READ_ONLY]))
+    world.check()
+    assert summary(world.check())[1] == (DERIVED, "baseline", ["baseline"])
 
 
 def test_a_page_that_moves_most_policies_is_layout_suspect_never_a_removal_and_the_links_are_still_followed(

@@ -201,6 +201,15 @@ def diff_policies(old: Page, new: Page) -> list[Change]:
     return changes
 
 
+MOVED_KINDS = frozenset({ChangeKind.ACTIONS_ADDED, ChangeKind.ACTIONS_REMOVED, ChangeKind.STATEMENT_CHANGED})
+
+
+def diff_moved(embedded: Policy, reference: Policy) -> list[Change]:
+    """What changed in a policy's document as it moved from its page to the AWS Managed Policy Reference: the
+    actions and statements only (the page reports the move itself, ``document_moved``)."""
+    return [c for c in _policy_changes(embedded, reference) if c.kind in MOVED_KINDS]
+
+
 def update_row_keys(rows: Iterable[UpdateRow]) -> list[str]:
     """A natural key per row: (change, date) plus its occurrence, since identical rows do happen."""
     seen: dict[str, int] = {}

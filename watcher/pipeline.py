@@ -20,6 +20,7 @@ from watcher.diff import (
     Change,
     ChangeKind,
     baseline_change,
+    diff_moved,
     diff_policies,
     new_feed_items,
     new_update_rows,
@@ -30,7 +31,7 @@ from watcher.model import Feed, Kind, Page, Parsed
 from watcher.risk.assess import assess
 from watcher.risk.rules import RiskSettings
 from watcher.store.events import add_events
-from watcher.store.policies import apply_page, current_page
+from watcher.store.policies import apply_page, current_page, last_embedded
 from watcher.store.records import add_feed_items, add_update_rows, known_guids, known_row_keys
 from watcher.store.sources import (
     CheckRecord,
@@ -61,11 +62,23 @@ def _page_changes(session: Session, source: Source, page: Page) -> tuple[str, li
     """(outcome, policy-level changes) for a page whose content hash is new."""
     base = baseline(session, source.id)
     if base is None:
-        return "baseline", [baseline_change(page)]
+        return "baseline", [baseline_change(page), *_moved_changes(session, source, page)]
     changes = diff_policies(current_page(session, source, base), page)
     if changes and changes[0].kind is ChangeKind.LAYOUT_SUSPECT:
         return "suspect", changes
     return "changed", changes
+
+
+def _moved_changes(session: Session, source: Source, page: Page) -> list[Change]:
+    """For the first check of a derived source ``<page>/<Policy>`` (a policy whose JSON moved to the reference
+    guide): what differs from the document the page embedded last, so a move and a change at once is no silent
+    baseline."""
+    page_source, _, name = source.name.rpartition("/")
+    reference = next((p for p in page.policies if p.name == name), None)
+    if not page_source or reference is None or reference.actions is None:
+        return []
+    embedded = last_embedded(session, page_source, name)
+    return [] if embedded is None or embedded.actions is None else diff_moved(embedded, reference)
 
 
 def _write_page(

@@ -96,6 +96,34 @@ def current_page(session: Session, source: Source, snapshot: Snapshot) -> Page:
     return Page(kind=Kind.SERVICE_PAGE, url=source.url, title=snapshot.title, policies=tuple(policies))
 
 
+def last_embedded(session: Session, page_source: str, policy: str) -> Policy | None:
+    """The last version of ``policy`` whose document ``page_source`` embedded, with its last known grants (kept
+    open since, as unknown is not empty); ``None`` when the page never embedded it."""
+    stmt = (
+        select(PolicyVersion, PolicyRow.id)
+        .join(PolicyRow, PolicyRow.id == PolicyVersion.policy_id)
+        .join(Source, Source.id == PolicyRow.source_id)
+        .where(Source.name == page_source, PolicyRow.name == policy, PolicyVersion.action_count.is_not(None))
+        .order_by(PolicyVersion.valid_from.desc(), PolicyVersion.id.desc())
+        .limit(1)
+    )
+    found = session.execute(stmt).first()
+    if found is None:
+        return None
+    version, policy_id = found
+    return Policy(
+        name=policy,
+        anchor=version.anchor,
+        description=version.description,
+        status=PolicyStatus(version.status),
+        defects=tuple(version.defects),
+        raw_json=version.raw_json,
+        document=version.document,
+        document_link=version.document_link,
+        actions=_action_set(_open_grants(session, [policy_id])[policy_id]),
+    )
+
+
 def _grant_values(policy_id: int, grants: list[tuple[str, str, str]], now: dt.datetime) -> list[dict[str, Any]]:
     return [
         {
