@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from tests.conftest import REKOGNITION
+from watcher import parse_pool
 from watcher.model import Parsed
 from watcher.parse_pool import ParsePool, parse_here
 
@@ -97,3 +98,20 @@ def test_the_service_process_never_loads_the_parser_when_workers_parse() -> None
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == f"{parse_here((REKOGNITION / 'page-v1.html').read_bytes(), None).title} | False False"
+
+
+def test_workers_that_cannot_start_leave_every_body_to_this_process(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("no /dev/shm")
+
+    monkeypatch.setattr(parse_pool, "ProcessPoolExecutor", refuse)
+    pool = ParsePool(2)
+    with caplog.at_level(logging.WARNING, logger="watcher.parse_pool"):
+        assert pool.parse(PAGE, URL) == parse_here(PAGE, URL)
+        assert pool.parse(FEED, URL) == parse_here(FEED, URL)
+    assert (pool.workers, pool.running) == (0, False)
+    assert [r.getMessage() for r in caplog.records] == [
+        "parse workers cannot start (OSError: no /dev/shm): parsing in this process"
+    ]

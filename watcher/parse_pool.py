@@ -72,7 +72,12 @@ class ParsePool:
     def parse(self, body: bytes, url: str | None) -> Parsed:
         if self.workers < 1:
             return parse_here(body, url)
-        executor = self._running()
+        try:
+            executor = self._running()
+        except Exception as exc:  # no process can be started here (no /dev/shm, a process limit...)
+            log.warning("parse workers cannot start (%s: %s): parsing in this process", type(exc).__name__, exc)
+            self.workers = 0
+            return parse_here(body, url)
         try:
             return executor.submit(self._target, body, url).result()
         except Exception as exc:  # a worker died (BrokenProcessPool), or the result could not be pickled
@@ -87,8 +92,8 @@ class ParsePool:
             if self._executor is None:
                 # spawn: a fresh interpreter that imports only the parser (forking a threaded service is unsafe).
                 context = multiprocessing.get_context("spawn")
-                self.stopped.clear()
                 self._executor = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_worker_started)
+                self.stopped.clear()
                 self.started += 1
             return self._executor
 
