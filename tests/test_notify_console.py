@@ -7,19 +7,8 @@ import re
 
 import pytest
 
-from tests.notify_samples import (
-    DETECTED_AT,
-    HOSTILE_TEXTS,
-    REMOVAL_NOTE,
-    all_kinds_digest,
-    classified,
-    hostile_digest,
-    hostile_risk_digest,
-    reconciliation_digest,
-    risk_digest,
-    v2_digest,
-    v3_digest,
-)
+from tests.notify_risk_samples import REMOVAL_NOTE, classified, hostile_risk_digest, reconciliation_digest, risk_digest
+from tests.notify_samples import DETECTED_AT, HOSTILE_TEXTS, all_kinds_digest, hostile_digest, v2_digest, v3_digest
 from tests.test_notify_webhook import check_golden
 from watcher.notify import console
 from watcher.notify.model import Digest, Notice, SendResult

@@ -19,17 +19,8 @@ from typing import cast
 import pytest
 
 from tests.loopback import WAIT, Close, Hang, Loopback, Reply, _Handler, _Server, free_port
-from tests.notify_samples import (
-    HOSTILE_POLICY,
-    REMOVAL_NOTE,
-    RISKY_CLASSIFICATION,
-    all_kinds_digest,
-    hostile_digest,
-    reconciliation_digest,
-    risk_digest,
-    v2_digest,
-    v3_digest,
-)
+from tests.notify_risk_samples import REMOVAL_NOTE, RISKY_CLASSIFICATION, reconciliation_digest, risk_digest
+from tests.notify_samples import HOSTILE_POLICY, all_kinds_digest, hostile_digest, v2_digest, v3_digest
 from watcher.fetch import USER_AGENT
 from watcher.notify import webhook
 from watcher.notify.model import Digest, Notice, SendResult

@@ -2,232 +2,45 @@
 
 A real loopback server serves the pages (built from tests/fixtures/rekognition/page-v2.html, with a policy's
 JSON replaced by a link) and the reference pages (tests/fixtures/reference/); every storage test runs on
-SQLite and PostgreSQL. Nothing sleeps: the clock is injected and the fetcher keeps no spacing.
+SQLite and PostgreSQL. Nothing sleeps: the clock is injected and the fetcher keeps no spacing. Which links
+are followed, and the service and ``watcher check``, are in tests/test_reference_*.py.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import html
-import json
-import logging
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
-from apscheduler.schedulers.background import BackgroundScheduler
-from click.testing import CliRunner
-from prometheus_client import generate_latest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import FIXTURES, REKOGNITION
 from tests.history_helpers import count
-from tests.loopback import Loopback, Reply, loopback
-from watcher.checker import Checker, CheckOutcome
-from watcher.cli import main
-from watcher.config import Settings, SourceSettings
+from tests.loopback import Loopback, Reply
+from tests.reference_helpers import (
+    CONSOLE_LINK,
+    CUSTOM_LABELS,
+    DERIVED,
+    FULL_ACCESS,
+    NEW_ACTION,
+    PAGE_PATH,
+    READ_ONLY,
+    READ_ONLY_V2,
+    REFERENCE_PAGES,
+    V2,
+    Clock,
+    World,
+    WorldFactory,
+    linked,
+    ref_path,
+    removals,
+    summary,
+)
+from tests.reference_helpers import new_world as new_world
+from tests.reference_helpers import server as server
+from tests.reference_helpers import world as world
+from watcher.checker import Checker
+from watcher.config import Settings
 from watcher.db.models import Check, Event, Policy, PolicyVersion, Snapshot, Source
 from watcher.fetch import Fetcher
-from watcher.model import Kind, Page, PolicyStatus
-from watcher.model import Policy as ParsedPolicy
-from watcher.observe import Metrics
-from watcher.parse import parse
 from watcher.queries import history, when
-from watcher.references import Reference, reference_url, references
-from watcher.service import Service
-
-PAGE_PATH = "/rekognition/latest/dg/security-iam-awsmanpol.html"
-REFERENCE_DIR = "/aws-managed-policy/latest/reference/"
-READ_ONLY = "AmazonRekognitionReadOnlyAccess"
-CUSTOM_LABELS = "AmazonRekognitionCustomLabelsFullAccess"
-FULL_ACCESS = "AmazonRekognitionFullAccess"
-DERIVED = f"rekognition/{READ_ONLY}"
-V2 = (REKOGNITION / "page-v2.html").read_text()
-
-
-def stand_in(name: str, page: str) -> bytes:
-    """A reference page for ``name`` (no fixture of it): the read-only one renamed, holding the document ``page``
-    embeds for ``name``, so that the move itself changes nothing."""
-    reference = (FIXTURES / "reference" / f"{READ_ONLY}.html").read_text().replace(READ_ONLY, name)
-    parsed = parse(page.encode())
-    assert isinstance(parsed, Page)
-    document = next(p.document for p in parsed.policies if p.name == name)
-    start = reference.index('<code class="json ">') + len('<code class="json ">')
-    end = reference.index("</code></pre>", start)
-    return (reference[:start] + html.escape(json.dumps(document, indent=4)) + reference[end:]).encode()
-
-
-REFERENCE_PAGES = {
-    READ_ONLY: (FIXTURES / "reference" / f"{READ_ONLY}.html").read_bytes(),
-    CUSTOM_LABELS: (FIXTURES / "reference" / f"{CUSTOM_LABELS}.html").read_bytes(),
-    FULL_ACCESS: stand_in(FULL_ACCESS, V2),
-}
-NEW_ACTION = "rekognition:DescribeMediaAnalysisJob"
-READ_ONLY_V2 = REFERENCE_PAGES[READ_ONLY].replace(
-    b"&quot;rekognition:ListMediaAnalysisJobs&quot;",
-    f"&quot;rekognition:ListMediaAnalysisJobs&quot;,\n        &quot;{NEW_ACTION}&quot;".encode(),
-)
-CONSOLE_LINK = "https://console.aws.amazon.com/iam/home#/policies/arn:aws:iam::aws:policy/" + READ_ONLY
-
-
-def ref_path(policy: str) -> str:
-    return f"{REFERENCE_DIR}{policy}.html"
-
-
-def linked(links: dict[str, str], html: str = V2) -> bytes:
-    """``html`` with each named policy's JSON block replaced by a paragraph linking to ``links[policy]``."""
-    for policy, href in links.items():
-        start = html.index(f"AWS managed policy: {policy}</h2>")
-        tabs = html.index("<awsdocs-tabs>", start)
-        end = html.index("</awsdocs-tabs>", tabs) + len("</awsdocs-tabs>")
-        paragraph = (
-            f'<p>To view the permissions for this policy, see <a href="{href}" rel="noopener noreferrer" '
-            f'target="_blank">{policy}</a> in the <i>AWS Managed Policy Reference</i>.</p>'
-        )
-        html = html[:tabs] + paragraph + html[end:]
-    return html.encode()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, hours: float = 1) -> None:
-        self.now += dt.timedelta(hours=hours)
-
-
-@pytest.fixture
-def server() -> Iterator[Loopback]:
-    with loopback() as s:
-        yield s
-
-
-def settings_for(server: Loopback, **http: object) -> Settings:
-    return Settings.model_validate(
-        {
-            "http": {"retries": 0, "per_host_min_interval": 0, **http},
-            "defaults": {"interval": 3600, "failure_threshold": 3},
-            "sources": [{"name": "rekognition", "url": server.url(PAGE_PATH), "kind": "page"}],
-        }
-    )
-
-
-class World:
-    """A checker over the loopback server and the test's database, with its clock."""
-
-    def __init__(self, server: Loopback, sessions: sessionmaker[Session], **http: object) -> None:
-        self.server, self.sessions, self.clock = server, sessions, Clock()
-        self.settings = settings_for(server, **http)
-        self.fetcher = Fetcher(self.settings.http)
-        self.checker = Checker(self.settings, sessions, self.fetcher, owner="test", clock=self.clock)
-
-    @property
-    def page(self) -> SourceSettings:
-        return self.settings.sources[0]
-
-    def check(self, **kwargs: bool) -> CheckOutcome:
-        outcome = self.checker.check(self.page, **kwargs)
-        self.clock.advance()
-        return outcome
-
-    def serve_references(self, *policies: str) -> None:
-        for policy in policies:
-            self.server.script(ref_path(policy), Reply(200, REFERENCE_PAGES[policy], headers={"ETag": f'"{policy}"'}))
-
-    def source(self, name: str) -> Source | None:
-        with self.sessions() as session:
-            return session.scalars(select(Source).where(Source.name == name)).one_or_none()
-
-    def events(self, kind: str | None = None) -> list[tuple[str, str, str | None]]:
-        """(kind, source, policy) of every event, in order."""
-        with self.sessions() as session:
-            stmt = select(Event.kind, Source.name, Event.policy).join(Source).order_by(Event.id)
-            return [(k, s, p) for k, s, p in session.execute(stmt) if kind is None or k == kind]
-
-
-WorldFactory = Callable[..., World]
-
-
-@pytest.fixture
-def new_world(server: Loopback, sessions: sessionmaker[Session]) -> Iterator[WorldFactory]:
-    """``new_world(**http_settings)``: another checker (another process) on the same server and database."""
-    made: list[World] = []
-
-    def make(**http: object) -> World:
-        made.append(World(server, sessions, **http))
-        return made[-1]
-
-    yield make
-    for w in made:
-        w.fetcher.close()
-
-
-@pytest.fixture
-def world(new_world: WorldFactory) -> World:
-    return new_world()
-
-
-def summary(outcome: CheckOutcome) -> list[tuple[str, str, list[str]]]:
-    return [(o.source, o.outcome, o.events) for o in outcome.checks()]
-
-
-def removals(world: World) -> list[tuple[str, str, str | None]]:
-    return [e for e in world.events() if e[0] in ("actions_removed", "policy_removed")]
-
-
-# --- which links are followed (pure) -----------------------------------------------------------------
-
-
-def test_a_relative_link_is_resolved_against_the_page_url_without_query_or_fragment() -> None:
-    page = "https://docs.aws.amazon.com/rekognition/latest/dg/security-iam-awsmanpol.html"
-    expected = f"https://docs.aws.amazon.com{ref_path(READ_ONLY)}"
-    assert reference_url(f"../../..{ref_path(READ_ONLY)}#policy-json", page) == expected
-    assert reference_url(f"{ref_path(READ_ONLY)}?src=rek", page) == expected
-    assert reference_url(expected, None) == expected
-    localized = f"https://docs.aws.amazon.com/de_de{ref_path(READ_ONLY)}"
-    assert reference_url(localized, page) == localized
-
-
-@pytest.mark.parametrize(
-    "href",
-    [
-        CONSOLE_LINK,
-        "https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-vs-inline.html",
-        "https://docs.aws.amazon.com/aws-managed-policy/latest/reference/",
-        f"https://docs.aws.amazon.com/aws-managed-policy/latest/reference/sub/{READ_ONLY}.html",
-        f"ftp://docs.aws.amazon.com{ref_path(READ_ONLY)}",
-        ref_path(READ_ONLY),  # relative, and no page URL to resolve it against
-    ],
-)
-def test_links_that_are_no_reference_page_are_not_followed(href: str) -> None:
-    assert reference_url(href, None) is None
-
-
-def test_only_policies_without_a_document_on_the_page_are_followed_once_each() -> None:
-    link = f"https://docs.aws.amazon.com{ref_path(READ_ONLY)}"
-
-    def policy(name: str, status: PolicyStatus, document_link: str | None) -> ParsedPolicy:
-        return ParsedPolicy(name, None, "", status, document_link=document_link)
-
-    page = Page(
-        kind=Kind.SERVICE_PAGE,
-        url=None,
-        title="AWS managed policies for Amazon Rekognition",
-        policies=(
-            policy(FULL_ACCESS, PolicyStatus.OK, link),  # embeds its JSON and links too: the page is enough
-            policy(READ_ONLY, PolicyStatus.NO_DOCUMENT, link),
-            policy(READ_ONLY, PolicyStatus.NO_DOCUMENT, link),
-            policy(CUSTOM_LABELS, PolicyStatus.NO_DOCUMENT, CONSOLE_LINK),
-            policy("AmazonRekognitionServiceRole", PolicyStatus.NO_DOCUMENT, None),
-        ),
-    )
-    assert references(page, "rekognition", None) == (Reference(READ_ONLY, link),)
-    assert references(page, "r" * 170, None) == ()  # "<page>/<policy>" would not fit a source name
-
 
 # --- checks -----------------------------------------------------------------------------------------
 
@@ -454,46 +267,3 @@ def test_a_derived_source_named_like_a_configured_source_is_left_alone(
     with sessions() as session:
         configured = session.scalars(select(Source).where(Source.name == f"rekognition/{CUSTOM_LABELS}")).one()
         assert configured.enabled is True
-
-
-# --- the service and `watcher check` ----------------------------------------------------------------
-
-
-def test_the_service_job_of_a_page_logs_and_counts_one_check_per_source(
-    world: World, server: Loopback, caplog: pytest.LogCaptureFixture
-) -> None:
-    server.script(PAGE_PATH, Reply(200, linked({READ_ONLY: server.url(ref_path(READ_ONLY))})))
-    world.serve_references(READ_ONLY)
-    scheduler = BackgroundScheduler(timezone=dt.UTC)
-    scheduler.start(paused=True)
-    metrics = Metrics()
-    try:
-        service = Service(world.settings, world.sessions, world.checker, metrics, scheduler)
-        with caplog.at_level(logging.INFO, logger="watcher"):
-            outcome = service.run_source("rekognition")
-    finally:
-        scheduler.shutdown(wait=False)
-    assert [o.source for o in outcome.checks()] == ["rekognition", DERIVED]
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("check ")]
-    assert [line.split()[1] for line in lines] == ["source=rekognition", f"source={DERIVED}"]
-    text = generate_latest(metrics.registry).decode()
-    assert f'watcher_checks_total{{outcome="baseline",source="{DERIVED}"}} 1.0' in text
-
-
-def test_watcher_check_prints_one_line_per_check_the_reference_pages_included(
-    server: Loopback, db_url: str, tmp_path: Path
-) -> None:
-    server.script(PAGE_PATH, Reply(200, linked({READ_ONLY: server.url(ref_path(READ_ONLY))})))
-    server.script(ref_path(READ_ONLY), Reply(200, REFERENCE_PAGES[READ_ONLY]))
-    config = tmp_path / "watcher.toml"
-    config.write_text(
-        f'[database]\nurl = "{db_url}"\n[http]\nretries = 0\nper_host_min_interval = 0\n'
-        f'[[sources]]\nname = "rekognition"\nkind = "page"\nurl = "{server.url(PAGE_PATH)}"\n'
-    )
-    result = CliRunner().invoke(main, ["check", "--config", str(config)], env={"NO_PROXY": "127.0.0.1"})
-    assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == [
-        "rekognition: baseline baseline",
-        f"{DERIVED}: baseline baseline",
-        "checked 2, not modified 0, unchanged 0, changed 2, errors 0",
-    ]

