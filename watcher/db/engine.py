@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///data/watcher.db"
+BUSY_TIMEOUT = 30.0
+"""Seconds a transaction waits for another to end before it fails."""
+_HOLDS = "watcher_write_lock"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -20,14 +24,38 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
     cursor.close()
 
 
-def _sqlite_begin(connection: Any) -> None:
-    # IMMEDIATE: take the write lock at the start, so two writers queue (busy_timeout) instead of one
-    # failing when both try to upgrade a read lock; WAL readers outside transactions are not held up.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+class _Writers:
+    """One transaction at a time per engine, queued on a Python lock before ``BEGIN IMMEDIATE``.
+
+    SQLite makes a blocked writer poll: its busy handler sleeps 1, 2, 5, 10, 15, 20, 25... ms between tries, so
+    ten threads of short transactions spend most of their time asleep after the lock is free again. A lock in
+    this process hands over at once; other processes (the CLI beside the service) still queue on busy_timeout.
+    Reentrant, so a thread that opens a second transaction meanwhile meets SQLite's own lock as before.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+
+    def begin(self, connection: Any) -> None:
+        # IMMEDIATE: take the write lock at the start, so two writers queue (busy_timeout) instead of one
+        # failing when both try to upgrade a read lock; WAL readers outside transactions are not held up.
+        if not self.lock.acquire(timeout=BUSY_TIMEOUT):
+            raise TimeoutError(f"no database transaction could start within {BUSY_TIMEOUT:g} s")
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
+        connection.info[_HOLDS] = connection.info.get(_HOLDS, 0) + 1
+
+    def end(self, connection: Any) -> None:
+        if connection.info.get(_HOLDS, 0) > 0:
+            connection.info[_HOLDS] -= 1
+            self.lock.release()
 
 
 def make_engine(url: str) -> Engine:
@@ -37,8 +65,11 @@ def make_engine(url: str) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
+        writers = _Writers()
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", writers.begin)
+        event.listen(engine, "commit", writers.end)
+        event.listen(engine, "rollback", writers.end)
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))

@@ -1,0 +1,70 @@
+"""SQLite transactions in one process queue on a lock and hand over as soon as one ends (no lock left behind)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from watcher.db.engine import make_engine, session_factory
+
+WAIT = 30.0
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    made = make_engine(f"sqlite:///{tmp_path}/w.db")
+    with made.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    return made
+
+
+def test_a_second_threads_transaction_starts_only_once_the_first_has_ended(engine: Engine) -> None:
+    order: list[str] = []
+    first_in, second_trying = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with engine.begin() as conn:
+            first_in.set()
+            assert second_trying.wait(WAIT)
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            order.append("first commits")
+
+    def second() -> None:
+        assert first_in.wait(WAIT)
+        second_trying.set()
+        with engine.begin() as conn:
+            order.append("second begins")
+            conn.execute(text("INSERT INTO t VALUES (2)"))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    assert order == ["first commits", "second begins"]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+
+
+def test_a_transaction_rolled_back_by_an_error_leaves_no_lock_behind(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        raise RuntimeError("boom")
+    sessions = session_factory(engine)
+    with pytest.raises(RuntimeError), sessions.begin() as session:
+        session.execute(text("INSERT INTO t VALUES (2)"))
+        raise RuntimeError("boom")
+    done = threading.Event()
+
+    def later() -> None:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (3)"))
+        done.set()
+
+    threading.Thread(target=later).start()
+    assert done.wait(WAIT)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT x FROM t")).scalars().all() == [3]
