@@ -10,10 +10,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email.utils
-import http
+import functools
 import os
 import random
-import re
 import threading
 import time
 import urllib.request
@@ -21,14 +20,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import IncompleteRead, ReadTimeoutError
 
 from watcher import __version__
 from watcher.config import HttpSettings
+from watcher.fetch_text import describe, one_line, phrase, redact
 
 USER_AGENT = f"policy-watcher/{__version__} (+https://github.com/policy-watcher/policy-watcher)"
 MAX_BYTES = 10 * 1024 * 1024
@@ -38,6 +37,8 @@ CONTENT_TYPES = frozenset(
 )
 """Accepted media types of a 200 (a missing Content-Type is accepted too)."""
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+PREPARED = 1024
+"""Prepared requests kept (one per URL fetched; the oldest goes first)."""
 _CHUNK = 64 * 1024
 _DRAIN = 64 * 1024
 """Bodies of redirects and errors up to this size are read so that the connection can be reused."""
@@ -111,6 +112,7 @@ class Fetcher:
         self._sleep = sleep if sleep is not time.sleep else self._wait
         self._lock = threading.Lock()
         self._hosts: dict[str, _Host] = {}
+        self._requests: dict[str, requests.PreparedRequest] = {}
         self._global = threading.BoundedSemaphore(settings.concurrency)
         self._session = requests.Session()
         self._session.headers["User-Agent"] = settings.user_agent or USER_AGENT
@@ -148,7 +150,7 @@ class Fetcher:
 
         def failed(message: str, at: str, status: int | None = None) -> FetchResult:
             ms = int((self._clock() - start) * 1000)
-            error = _one_line(message, (url, at))
+            error = one_line(message, (url, at))
             return FetchResult(at, status, None, None, None, None, False, error, attempts, ms)
 
         try:
@@ -173,7 +175,7 @@ class Fetcher:
                     self._sleep(self._backoff(attempts, failure.wait))
                     if self._stopped.is_set():
                         ms = int((self._clock() - start) * 1000)
-                        error = _one_line(f"stopping: retry abandoned after {failure.message}", (url, failure.url))
+                        error = one_line(f"stopping: retry abandoned after {failure.message}", (url, failure.url))
                         return FetchResult(failure.url, failure.status, None, None, None, None, False, error,
                                            attempts, ms, cancelled=True)  # fmt: skip
         except Exception as exc:  # errors never raise out of get()
@@ -202,7 +204,7 @@ class Fetcher:
                     finally:
                         response.close()
                 except requests.RequestException as exc:
-                    message, retry = _describe(exc, self.settings)
+                    message, retry = describe(exc, self.settings)
                     raise _Failure(message, current, retry=retry) from exc
             if not location:
                 raise _Failure(f"HTTP {code} without a Location", current, status=code)
@@ -221,12 +223,25 @@ class Fetcher:
         """One GET through the session's adapter (its pooled connections), without the per-call merging of
         cookies, hooks and environment that ``Session.get`` does: redirects are followed by ``_try``, no cookie
         is ever needed, and the environment was read once in ``__init__``."""
-        request = requests.Request("GET", url, headers={**self._session.headers, **headers}).prepare()
+        request = self._prepared(url).copy()
+        request.headers.update(headers)
         proxies = requests.utils.get_environ_proxies(url) if self._proxied else {}
         adapter = self._session.get_adapter(url)
         return adapter.send(
             request, stream=True, timeout=self._timeout, verify=self._verify, cert=None, proxies=proxies
         )
+
+    def _prepared(self, url: str) -> requests.PreparedRequest:
+        """The GET of ``url`` with the session's headers, prepared once per URL (copied for each request)."""
+        with self._lock:
+            request = self._requests.get(url)
+        if request is None:
+            request = requests.Request("GET", url, headers=dict(self._session.headers)).prepare()
+            with self._lock:
+                if len(self._requests) >= PREPARED:
+                    self._requests.pop(next(iter(self._requests)))
+                self._requests[url] = request
+        return request
 
     def _final(self, url: str, response: requests.Response, etag: str | None, last_modified: str | None) -> FetchResult:
         code, h = response.status_code, response.headers
@@ -239,7 +254,7 @@ class Fetcher:
             retry = code == 429 or code >= 500
             wait = _retry_after(response) if retry else None
             _drain(response)
-            raise _Failure(f"HTTP {code} {_phrase(code)}".rstrip(), url, retry=retry, status=code, wait=wait)
+            raise _Failure(f"HTTP {code} {phrase(code)}".rstrip(), url, retry=retry, status=code, wait=wait)
         media = (content_type or "").split(";")[0].strip().lower()
         if media and media not in CONTENT_TYPES:
             raise _Failure(f"unexpected content type {media[:80]!r}", url, status=code)
@@ -280,6 +295,7 @@ class Fetcher:
             yield
 
 
+@functools.lru_cache(maxsize=1024)
 def _refuse(url: str) -> str | None:
     """Why ``url`` is not fetched, or None."""
     try:
@@ -305,38 +321,6 @@ def _drain(response: requests.Response) -> None:
         return
 
 
-def _describe(exc: requests.RequestException, settings: HttpSettings) -> tuple[str, bool]:
-    """A one-line reason for ``exc``, and whether another try may help."""
-    chain = _chain(exc)
-    if isinstance(exc, requests.ConnectTimeout):
-        return f"connect timeout ({settings.connect_timeout:g} s)", True
-    if isinstance(exc, requests.ReadTimeout) or any(isinstance(e, ReadTimeoutError) for e in chain):
-        return f"read timeout ({settings.read_timeout:g} s)", True
-    if any(isinstance(e, IncompleteRead) for e in chain):
-        return "truncated body (the connection closed before Content-Length bytes)", True
-    root = next((e for e in reversed(chain) if isinstance(e, OSError)), chain[-1])
-    reason = root.strerror if isinstance(root, OSError) and root.strerror else str(root) or type(root).__name__
-    if isinstance(exc, requests.exceptions.SSLError):
-        return f"TLS error: {reason}", False
-    if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
-        return f"connection failed: {type(root).__name__}: {reason}", True
-    return f"request failed: {type(exc).__name__}: {reason}", False
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """``exc`` and what caused it (``__cause__``, ``__context__``, urllib3's ``reason`` and wrapped args)."""
-    seen: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo and len(seen) < 20:
-        e = todo.pop(0)
-        if any(e is s for s in seen):
-            continue
-        seen.append(e)
-        causes = (getattr(e, "reason", None), e.__cause__, e.__context__, *e.args)
-        todo += [x for x in causes if isinstance(x, BaseException)]
-    return seen
-
-
 def _retry_after(response: requests.Response) -> float | None:
     """Retry-After in seconds (a number or an HTTP date), or None if absent or unreadable."""
     value = response.headers.get("Retry-After", "").strip()
@@ -356,38 +340,6 @@ def _http_date(value: str) -> dt.datetime | None:
 
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.strip().isdigit() else None
-
-
-def _phrase(code: int) -> str:
-    try:
-        return http.HTTPStatus(code).phrase
-    except ValueError:
-        return ""
-
-
-def redact(url: str) -> str:
-    """``url`` without user info, query or fragment (safe to show)."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc.rpartition("@")[2]
-        return urlunsplit((parts.scheme, netloc, parts.path, "REDACTED" if parts.query else "", ""))
-    except ValueError:
-        return "<invalid URL>"
-
-
-def _one_line(message: str, urls: tuple[str, ...]) -> str:
-    """Collapse ``message`` to one short line without the user info or query of ``urls`` (or of any URL)."""
-    for url in urls:
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            continue
-        for secret in (parts.query, parts.fragment, parts.netloc.rpartition("@")[0]):
-            if secret:
-                message = message.replace(secret, "REDACTED")
-    message = re.sub(r"//[^/\s@]*@", "//", message)
-    message = re.sub(r"\?[^\s'\")]+", "?REDACTED", message)
-    return " ".join(message.split())[:300]
 
 
 def get_once(url: str, timeout: float = 20.0, max_bytes: int = MAX_BYTES) -> bytes:
