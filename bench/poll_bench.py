@@ -52,6 +52,7 @@ from watcher.fetch import Fetcher
 from watcher.observe import Metrics, configure_logging
 from watcher.parse_pool import ParsePool
 from watcher.service import Service
+from watcher.store.quiet import BATCH as QUIET_BATCH
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -190,9 +191,11 @@ class InService:
         self.offset = dt.timedelta(0)
         self.parsers = ParsePool(self.settings.service.parse_workers)  # as ``watcher run`` sets it up
         clock = lambda: dt.datetime.now(dt.UTC) + self.offset  # noqa: E731
-        checker = Checker(self.settings, sessions, self.fetcher, clock=clock, parser=self.parsers.parse)
+        checker = Checker(
+            self.settings, sessions, self.fetcher, clock=clock, parser=self.parsers.parse, batch_quiet=QUIET_BATCH
+        )
         self.service = Service(self.settings, sessions, checker, Metrics(), BackgroundScheduler())
-        self.service.quiesce.on_idle.append(self.parsers.idle)
+        self.service.quiesce.on_idle += [checker.flush, self.parsers.idle]
 
     def cycle(self, profiler: cProfile.Profile | None = None) -> tuple[Usage, str]:
         self.offset += dt.timedelta(hours=1)

@@ -178,3 +178,36 @@ def test_a_check_whose_retry_wait_is_cut_short_by_shutdown_is_skipped_and_counts
         source = session.scalars(select(Source)).one()
         assert (source.lease_owner, source.consecutive_failures, source.last_checked_at) == (None, 0, None)
     assert (_outcomes(sessions), server.count("/page.html")) == ([], 1)
+
+
+def test_quiet_checks_are_written_in_batches_and_on_flush_and_failures_at_once(
+    sessions: sessionmaker[Session], server: Loopback
+) -> None:
+    settings = Settings.model_validate(
+        {
+            "http": {"retries": 0, "per_host_min_interval": 0},
+            "defaults": {"interval": 3600},
+            "sources": [
+                {"name": name, "url": server.url(f"/{name}.html"), "kind": "page"} for name in ("a", "b", "c", "d")
+            ],
+        }
+    )
+    for name in "abc":
+        server.script(f"/{name}.html", Reply(200, V1, headers={"ETag": '"v1"'}), Reply(304, headers={"ETag": '"v1"'}))
+    server.script("/d.html", Reply(200, V1, headers={"ETag": '"v1"'}), Reply(500))
+    clock = Clock()
+    with Fetcher(settings.http) as fetcher:
+        check = Checker(settings, sessions, fetcher, owner="test", clock=clock, batch_quiet=2)
+        assert [check.check(s).outcome for s in settings.sources] == ["baseline"] * 4  # written with their ingest
+        clock.advance(1)
+        first, second, third, failed = (check.check(s) for s in settings.sources)
+        assert [o.outcome for o in (first, second, third, failed)] == ["not_modified"] * 3 + ["error"]
+        # a and b went together when the batch was full; the failure at once; c waits for the flush
+        assert _outcomes(sessions).count("not_modified") == 2 and "error" in _outcomes(sessions)
+        with sessions() as session:
+            held = session.scalars(select(Source.name).where(Source.lease_owner.is_not(None))).all()
+        assert held == ["c"]  # its lease is released with its row
+        assert check.flush() == 1 and check.flush() == 0
+    assert _outcomes(sessions).count("not_modified") == 3
+    with sessions() as session:
+        assert session.scalars(select(Source.name).where(Source.lease_owner.is_not(None))).all() == []

@@ -50,6 +50,7 @@ from watcher.store.checks import (
 )
 from watcher.store.events import add_events
 from watcher.store.link_memory import LinkMemory, Probe
+from watcher.store.quiet import QuietBatch
 from watcher.store.sources import (
     CheckRecord,
     add_check,
@@ -106,8 +107,11 @@ class Checker:
         owner: str | None = None,
         clock: Callable[[], dt.datetime] = _utcnow,
         parser: Callable[[bytes, str | None], Parsed] = parse_here,
+        batch_quiet: int = 0,
     ) -> None:
         self.settings = settings
+        self.quiet = QuietBatch(sessions, batch_quiet) if batch_quiet > 1 else None
+        """Quiet checks written in batches (``flush`` writes what is pending); None: each at once."""
         self.parser = parser
         """Parses a new body: in this process by default, in worker processes with ``ParsePool.parse``."""
         self.sessions = sessions
@@ -148,6 +152,10 @@ class Checker:
                 return None
             health = Health(source.consecutive_failures, source.failing, source.failing_since)
             return Claimed(source.id, source.etag, source.last_modified, source.last_body_sha256, health)
+
+    def flush(self) -> int:
+        """Write the quiet checks gathered so far (with ``batch_quiet``); how many."""
+        return self.quiet.flush() if self.quiet is not None else 0
 
     def check(self, config: SourceSettings, *, force: bool = False, dry_run: bool = False) -> CheckOutcome:
         """Check ``config``; a page then checks the reference pages it links to (``CheckOutcome.derived``).
@@ -343,6 +351,9 @@ class Checker:
         record = CheckRecord(outcome, now, result.elapsed_ms, result.status, size, result.error)
         if claimed is not None and not dry_run and (found is None or not found.references):
             state, change = self._health(claimed.health, result, now)
+            if change is None and outcome != "error" and self.quiet is not None:
+                self.quiet.add(claimed.source_id, record, state, self.owner, _validators(result))
+                return CheckOutcome(config.name, outcome, result.status, result.elapsed_ms, size, [], result.error)
             if change is None:
                 with transaction(self.sessions) as conn:
                     record_quiet_check(conn, claimed.source_id, record, state, self.owner, _validators(result))

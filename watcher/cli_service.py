@@ -24,6 +24,7 @@ from watcher.fetch import Fetcher
 from watcher.memory import limit_arenas
 from watcher.notify.settings import SecretMissing, Secrets
 from watcher.parse_pool import ParsePool
+from watcher.store.quiet import BATCH as QUIET_BATCH
 
 if TYPE_CHECKING:
     from watcher.notify.channels import Sender
@@ -99,10 +100,11 @@ def runtime(settings: Settings, *, first_here: int = 0) -> Iterator[Runtime]:
         sys.exit(2)
     fetcher = Fetcher(settings.http)
     parsers = ParsePool(settings.service.parse_workers, first_here=first_here)
-    checker = Checker(settings, session_factory(engine), fetcher, parser=parsers.parse)
+    checker = Checker(settings, session_factory(engine), fetcher, parser=parsers.parse, batch_quiet=QUIET_BATCH)
     try:
         yield Runtime(settings, checker, fetcher, parsers)
     finally:
+        checker.flush()
         parsers.close()
         fetcher.close()
         engine.dispose()
@@ -132,7 +134,8 @@ def run(config_path: Path | None, log_format: str | None) -> None:
             policy=settings.service.retry_policy(),
         )  # fmt: skip
         service = Service(settings, rt.checker.sessions, rt.checker, metrics, deliverer=deliverer)
-        service.quiesce.on_idle.append(rt.parsers.idle)  # parse workers stop once the checks are done
+        service.quiesce.on_idle.append(rt.checker.flush)  # quiet checks are written once the checks are done
+        service.quiesce.on_idle.append(rt.parsers.idle)  # and the parse workers stop
         status = StatusServer(settings.service.listen_host, settings.service.listen_port, metrics, service.healthy)
         status.start()
         click.echo(f"status on http://{settings.service.listen_host}:{status.port}/healthz and /metrics", err=True)

@@ -55,7 +55,7 @@ class Quiesce:
         self._lock = threading.Lock()
         self._busy = 0
         self.releases = 0
-        self.on_idle: list[Callable[[], None]] = []
+        self.on_idle: list[Callable[[], object]] = []
         """Called first each time the last check in flight ends (the parse workers are told to stop)."""
 
     @contextmanager

@@ -218,25 +218,19 @@ def release_claim(conn: Connection, source_id: int, owner: str) -> None:
     )
 
 
-def record_quiet_check(
-    conn: Connection,
-    source_id: int,
-    record: CheckRecord,
-    health: Health,
-    owner: str,
-    validators: tuple[str | None, str | None, str | None] | None,
-) -> None:
-    """A check that wrote nothing else: its row, then the source's last check, validators, health and lease.
+Validators = tuple[str | None, str | None, str | None]
+"""(etag, last modified, body sha256) of a successful fetch."""
 
-    ``validators`` (etag, last modified, body sha256) replace the stored ones when given (a ``None`` sha256 keeps
-    the stored one); the lease is released only if ``owner`` still holds it.
-    """
+
+def quiet_params(
+    source_id: int, record: CheckRecord, health: Health, owner: str, validators: Validators | None
+) -> tuple[dict[str, object], dict[str, object]]:
+    """The parameters of a quiet check's two statements: its ``checks`` row, and its source's update."""
     check = {
         "source_id": source_id, "started_at": record.started_at, "duration_ms": record.duration_ms,
         "http_status": record.http_status, "outcome": record.outcome, "bytes": record.bytes, "error": record.error,
         "snapshot_id": record.snapshot_id,
     }  # fmt: skip
-    conn.execute(INSERT_CHECK, check)
     values: dict[str, object] = {
         "p_id": source_id,
         "p_owner": owner,
@@ -251,4 +245,32 @@ def record_quiet_check(
         values["etag"], values["last_modified"], sha256 = validators
         if sha256 is not None:
             values["last_body_sha256"] = sha256
-    conn.execute(_release_statement(), values)
+    return check, values
+
+
+def record_quiet_checks(conn: Connection, params: list[tuple[dict[str, object], dict[str, object]]]) -> None:
+    """Quiet checks (``quiet_params`` each): their rows in one INSERT, their sources' updates grouped by shape."""
+    if not params:
+        return
+    conn.execute(INSERT_CHECK, [check for check, _ in params])
+    shapes: dict[frozenset[str], list[dict[str, object]]] = {}
+    for _, values in params:
+        shapes.setdefault(frozenset(values), []).append(values)
+    for rows in shapes.values():
+        conn.execute(_release_statement(), rows)
+
+
+def record_quiet_check(
+    conn: Connection,
+    source_id: int,
+    record: CheckRecord,
+    health: Health,
+    owner: str,
+    validators: Validators | None,
+) -> None:
+    """A check that wrote nothing else: its row, then the source's last check, validators, health and lease.
+
+    ``validators`` (etag, last modified, body sha256) replace the stored ones when given (a ``None`` sha256 keeps
+    the stored one); the lease is released only if ``owner`` still holds it.
+    """
+    record_quiet_checks(conn, [quiet_params(source_id, record, health, owner, validators)])
