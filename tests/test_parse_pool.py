@@ -115,14 +115,3 @@ def test_workers_that_cannot_start_leave_every_body_to_this_process(
     assert [r.getMessage() for r in caplog.records] == [
         "parse workers cannot start (OSError: no /dev/shm): parsing in this process"
     ]
-
-
-def test_the_first_bodies_are_parsed_here_and_workers_start_only_after_them() -> None:
-    pool = ParsePool(1, linger=3600, first_here=2)
-    try:
-        assert [pool.parse(PAGE, URL), pool.parse(FEED, URL)] == [parse_here(PAGE, URL), parse_here(FEED, URL)]
-        assert (pool.running, pool.started) == (False, 0)
-        assert pool.parse(PAGE, URL) == parse_here(PAGE, URL)
-        assert (pool.running, pool.started) == (True, 1)
-    finally:
-        pool.close()

@@ -85,12 +85,8 @@ class Runtime:
     parsers: ParsePool
 
 
-ONE_SHOT_FIRST_HERE = 16
-"""``watcher check`` parses its first new bodies itself: workers pay off only when many pages are new."""
-
-
 @contextmanager
-def runtime(settings: Settings, *, first_here: int = 0) -> Iterator[Runtime]:
+def runtime(settings: Settings) -> Iterator[Runtime]:
     """Database migrated and a fetcher open, for as long as the command runs."""
     engine = make_engine(settings.database.url)
     try:
@@ -99,7 +95,7 @@ def runtime(settings: Settings, *, first_here: int = 0) -> Iterator[Runtime]:
         click.echo(f"error: cannot open the database at {settings.database.url}: {exc.orig}", err=True)
         sys.exit(2)
     fetcher = Fetcher(settings.http)
-    parsers = ParsePool(settings.service.parse_workers, first_here=first_here)
+    parsers = ParsePool(settings.service.parse_workers)
     checker = Checker(settings, session_factory(engine), fetcher, parser=parsers.parse, batch_quiet=QUIET_BATCH)
     try:
         yield Runtime(settings, checker, fetcher, parsers)
@@ -189,7 +185,7 @@ def check(config_path: Path | None, names: tuple[str, ...], dry_run: bool) -> No
         sys.exit(2)
     outcomes: list[CheckOutcome] = []
     senders = senders_or_exit(settings)
-    with runtime(settings, first_here=ONE_SHOT_FIRST_HERE) as rt, _progress(len(sources)) as advance:
+    with runtime(settings) as rt, _progress(len(sources)) as advance:
         with ThreadPoolExecutor(settings.http.concurrency) as pool:  # fetches overlap, as in the service
             futures = [pool.submit(rt.checker.check, source, force=True, dry_run=dry_run) for source in sources]
             for future in as_completed(futures):

@@ -55,14 +55,9 @@ class ParsePool:
         *,
         linger: float = LINGER,
         target: Callable[[bytes, str | None], Parsed] = parse_here,
-        first_here: int = 0,
     ) -> None:
         self.workers = workers
         self.linger = linger
-        self.first_here = first_here
-        """The first bodies this many are parsed in this process: a one-shot ``watcher check`` that finds a few new
-        bodies never pays for starting workers (the service keeps 0: its process never loads the parser)."""
-        self._seen = 0
         self._target = target
         """What a worker runs (a module-level function: spawned workers import it by name)."""
         self.stopped = threading.Event()
@@ -75,10 +70,7 @@ class ParsePool:
         """How many times workers were started (a test and the benchmark read it)."""
 
     def parse(self, body: bytes, url: str | None) -> Parsed:
-        with self._lock:
-            self._seen += 1
-            here = self._seen <= self.first_here
-        if self.workers < 1 or here:
+        if self.workers < 1:
             return parse_here(body, url)
         try:
             executor = self._running()
