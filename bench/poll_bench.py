@@ -17,13 +17,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import datetime as dt
 import json
-import logging
 import os
 import pstats
 import re
-import resource
 import shutil
 import signal
 import statistics
@@ -34,44 +31,23 @@ import threading
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
-
-from apscheduler.schedulers.background import BackgroundScheduler
 
 from bench.poll_pages import CHANGED, PAGES, page_path
-from watcher.checker import Checker
-from watcher.config import DatabaseSettings, Settings, load_settings
-from watcher.db.engine import make_engine, session_factory
-from watcher.db.migrate import upgrade
-from watcher.fetch import Fetcher
-from watcher.observe import Metrics, configure_logging
-from watcher.parse_pool import ParsePool
-from watcher.service import Service
-from watcher.store.quiet import BATCH as QUIET_BATCH
+from bench.poll_service import WORKERS, InService, Usage, quiet_logging
+from watcher.config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 CACHE = Path("/tmp/policy-watcher-bench")
 URLWATCH_VENV = CACHE / "urlwatch-venv"
-WORKERS = 10
 WORKLOADS = ("cold", "unchanged", "changed")
 WALL_TARGET = {"cold": 1.0, "unchanged": 0.5, "changed": 0.6}
 """Most watcher check / urlwatch wall time allowed, per workload."""
 SERVICE_CPU_TARGET = 0.15
 IDLE_RSS_TARGET = 80.0
 IDLE_RUNS = 3
-
-
-@dataclass(frozen=True)
-class Usage:
-    wall: float
-    cpu: float
-    peak_mb: float | None = None
 
 
 RUNNER = """
@@ -178,52 +154,6 @@ def write_configs(tmp: Path, base: str) -> None:
     (tmp / "urlwatch.yaml").write_text("report:\n  stdout:\n    enabled: true\n    color: false\n")
 
 
-class InService:
-    """A running service's pieces in this process, over a fresh database per round; its clock jumps an hour a
-    cycle, so that every source is due (the service skips those checked less than half an interval ago)."""
-
-    def __init__(self, settings: Settings, database: Path) -> None:
-        self.settings = settings.model_copy(update={"database": DatabaseSettings(url=f"sqlite:///{database}")})
-        self.engine = make_engine(self.settings.database.url)
-        upgrade(self.engine)
-        sessions = session_factory(self.engine)
-        self.fetcher = Fetcher(self.settings.http)
-        self.offset = dt.timedelta(0)
-        self.parsers = ParsePool(self.settings.service.parse_workers)  # as ``watcher run`` sets it up
-        clock = lambda: dt.datetime.now(dt.UTC) + self.offset  # noqa: E731
-        checker = Checker(
-            self.settings, sessions, self.fetcher, clock=clock, parser=self.parsers.parse, batch_quiet=QUIET_BATCH
-        )
-        self.service = Service(self.settings, sessions, checker, Metrics(), BackgroundScheduler())
-        self.service.quiesce.on_idle += [checker.flush, self.parsers.idle]
-
-    def cycle(self, profiler: cProfile.Profile | None = None) -> tuple[Usage, str]:
-        self.offset += dt.timedelta(hours=1)
-        names = list(self.service.sources)
-        before, start = _cpu(), time.perf_counter()
-        if profiler is not None:  # cProfile sees one thread only: run the cycle serially
-            outcomes = profiler.runcall(lambda: [self.service.run_source(n) for n in names])
-        else:
-            with ThreadPoolExecutor(WORKERS) as pool:
-                outcomes = list(pool.map(self.service.run_source, names))
-        wall = time.perf_counter() - start
-        self.parsers.close()  # the parse workers' CPU counts once they are reaped (RUSAGE_CHILDREN)
-        cpu = _cpu() - before
-        counts = Counter(o.outcome for o in outcomes)
-        return Usage(wall, cpu), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-
-    def close(self) -> None:
-        self.parsers.close()
-        self.fetcher.close()
-        self.engine.dispose()
-
-
-def _cpu() -> float:
-    """User + system CPU of this process and of its children that ended (the parse workers)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def urlwatch_saw(out: Path) -> str:
     counts = Counter(m.group(1) for m in re.finditer(r"^\d+\. (NEW|CHANGED|ERROR):", out.read_text(), re.M))
     return ", ".join(f"{k.lower()} {counts[k]}" for k in ("NEW", "CHANGED", "ERROR")) + f" of {PAGES}"
@@ -261,17 +191,6 @@ def idle_service(config: Path, env: dict[str, str]) -> tuple[float, float, float
         raise SystemExit(f"watcher run stopped after {checks} checks:\n{''.join(tail)}")
     kb = {k: int(v.split()[0]) for k, v in re.findall(r"^(VmRSS|VmHWM):\s+(.*)$", status, re.M)}
     return first_cycle, kb["VmRSS"] / 1024, kb["VmHWM"] / 1024
-
-
-@contextmanager
-def quiet_logging() -> Iterator[IO[Any]]:
-    """The service's own log configuration, its lines written (formatted) to /dev/null."""
-    configure_logging("text")
-    with open(os.devnull, "w") as sink:
-        handler = logging.getLogger().handlers[0]
-        assert isinstance(handler, logging.StreamHandler)
-        handler.setStream(sink)
-        yield sink
 
 
 def ok(value: float, target: float) -> str:
