@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import REKOGNITION
@@ -211,3 +211,32 @@ def test_quiet_checks_are_written_in_batches_and_on_flush_and_failures_at_once(
     assert _outcomes(sessions).count("not_modified") == 3
     with sessions() as session:
         assert session.scalars(select(Source.name).where(Source.lease_owner.is_not(None))).all() == []
+
+
+def test_sync_all_creates_the_configured_sources_rows_and_brings_changed_ones_in_line(
+    sessions: sessionmaker[Session], server: Loopback
+) -> None:
+    def settings(url_b: str) -> Settings:
+        return Settings.model_validate(
+            {
+                "sources": [
+                    {"name": "a", "url": server.url("/a.html"), "kind": "page", "service": "Amazon S3"},
+                    {"name": "b", "url": url_b, "kind": "feed"},
+                ]
+            }
+        )
+
+    first = settings(server.url("/b.rss"))
+    with Fetcher(first.http) as fetcher:
+        Checker(first, sessions, fetcher, owner="test", clock=Clock()).sync_all(first.sources)
+        Checker(first, sessions, fetcher, owner="test", clock=Clock()).sync_all(first.sources)  # twice: no change
+        with sessions.begin() as session:
+            session.execute(update(Source).where(Source.name == "b").values(etag='"old"'))
+        moved = settings(server.url("/moved.rss"))
+        Checker(moved, sessions, fetcher, owner="test", clock=Clock()).sync_all(moved.sources)
+    with sessions() as session:
+        rows = {s.name: (s.kind, s.url, s.service, s.etag) for s in session.scalars(select(Source))}
+    assert rows == {
+        "a": ("page", server.url("/a.html"), "Amazon S3", None),
+        "b": ("feed", server.url("/moved.rss"), None, None),  # another URL: the old validators are dropped
+    }

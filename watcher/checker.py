@@ -59,6 +59,7 @@ from watcher.store.sources import (
     release_lease,
     sync_derived_sources,
     sync_source,
+    sync_sources,
     take_lease,
 )
 
@@ -152,6 +153,11 @@ class Checker:
                 return None
             health = Health(source.consecutive_failures, source.failing, source.failing_since)
             return Claimed(source.id, source.etag, source.last_modified, source.last_body_sha256, health)
+
+    def sync_all(self, configs: list[SourceSettings]) -> None:
+        """Create the rows of these configured sources at once (their first claims are then the lean ones)."""
+        with self.sessions.begin() as session:
+            sync_sources(session, configs, self.clock())
 
     def flush(self) -> int:
         """Write the quiet checks gathered so far (with ``batch_quiet``); how many."""

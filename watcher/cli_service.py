@@ -130,6 +130,7 @@ def run(config_path: Path | None, log_format: str | None) -> None:
             policy=settings.service.retry_policy(),
         )  # fmt: skip
         service = Service(settings, rt.checker.sessions, rt.checker, metrics, deliverer=deliverer)
+        rt.checker.sync_all(settings.enabled_sources())
         service.quiesce.on_idle.append(rt.checker.flush)  # quiet checks are written once the checks are done
         service.quiesce.on_idle.append(rt.parsers.idle)  # and the parse workers stop
         status = StatusServer(settings.service.listen_host, settings.service.listen_port, metrics, service.healthy)
@@ -186,6 +187,8 @@ def check(config_path: Path | None, names: tuple[str, ...], dry_run: bool) -> No
     outcomes: list[CheckOutcome] = []
     senders = senders_or_exit(settings)
     with runtime(settings) as rt, _progress(len(sources)) as advance:
+        if not dry_run:
+            rt.checker.sync_all(sources)
         with ThreadPoolExecutor(settings.http.concurrency) as pool:  # fetches overlap, as in the service
             futures = [pool.submit(rt.checker.check, source, force=True, dry_run=dry_run) for source in sources]
             for future in as_completed(futures):

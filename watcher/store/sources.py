@@ -7,6 +7,7 @@ import hashlib
 import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -17,6 +18,21 @@ from sqlalchemy.orm import Session
 from watcher.db.models import Blob, Check, Snapshot, Source
 
 PARSER_VERSION = "1"
+
+
+class SourceConfig(Protocol):
+    """What a configured source says of its row (``watcher.config.SourceSettings`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def service(self) -> str | None: ...
+    @property
+    def guide(self) -> str | None: ...
 
 
 def get_or_create_source(
@@ -136,6 +152,31 @@ def sync_source(
     if service:
         source.service = service
     return source
+
+
+def sync_sources(session: Session, configs: Collection[SourceConfig], now: dt.datetime) -> None:
+    """The rows of many configured sources, created in one statement or brought in line: each one's first claim is
+    then the lean one (``watcher.store.checks.claim_synced``). Another replica creating some at the same moment is
+    fine: their rows are left as it wrote them."""
+    existing: dict[str, Source] = {}
+    names = [c.name for c in configs]
+    for start in range(0, len(names), 500):
+        stmt = select(Source).where(Source.name.in_(names[start : start + 500]))
+        existing.update((source.name, source) for source in session.scalars(stmt))
+    rows = [
+        {"name": c.name, "kind": c.kind, "url": c.url, "service": c.service, "guide": c.guide, "created_at": now}
+        for c in configs
+        if c.name not in existing
+    ]
+    if rows:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(Source).values(rows).on_conflict_do_nothing(index_elements=["name"]))
+    for c in configs:
+        source = existing.get(c.name)
+        if source is not None and (source.url, source.kind, source.guide) != (c.url, c.kind, c.guide):
+            sync_source(session, name=c.name, kind=c.kind, url=c.url, service=c.service, guide=c.guide, now=now)
+        elif source is not None and c.service and source.service != c.service:
+            source.service = c.service
 
 
 def take_lease(
