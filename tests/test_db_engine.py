@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import Engine, text
 
 from watcher.db.engine import make_engine, session_factory
-from watcher.store.checks import Transactions
 
 WAIT = 30.0
 
@@ -69,24 +68,3 @@ def test_a_transaction_rolled_back_by_an_error_leaves_no_lock_behind(engine: Eng
     assert done.wait(WAIT)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT x FROM t")).scalars().all() == [3]
-
-
-def test_a_checkers_transactions_keep_one_sqlite_connection_per_thread_and_commit_each(engine: Engine) -> None:
-    transactions = Transactions(session_factory(engine))
-    with transactions() as first:
-        first.execute(text("INSERT INTO t VALUES (1)"))
-    with pytest.raises(RuntimeError), transactions() as again:
-        again.execute(text("INSERT INTO t VALUES (2)"))
-        raise RuntimeError("rolled back")
-    elsewhere: list[object] = []
-
-    def other_thread() -> None:
-        with transactions() as conn:
-            elsewhere.append(conn)
-
-    thread = threading.Thread(target=other_thread)
-    thread.start()
-    thread.join(WAIT)
-    assert again is first and elsewhere and elsewhere[0] is not first
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT x FROM t")).scalars().all() == [1]

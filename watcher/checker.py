@@ -43,10 +43,10 @@ from watcher.references import Found, derived_name, read_references
 from watcher.store.checks import (
     Claimed,
     Config,
-    Transactions,
     claim_synced,
     record_quiet_check,
     release_claim,
+    transaction,
 )
 from watcher.store.events import add_events
 from watcher.store.link_memory import LinkMemory, Probe
@@ -111,8 +111,7 @@ class Checker:
         batch_quiet: int = 0,
     ) -> None:
         self.settings = settings
-        self._transaction = Transactions(sessions)
-        self.quiet = QuietBatch(sessions, batch_quiet, self._transaction) if batch_quiet > 1 else None
+        self.quiet = QuietBatch(sessions, batch_quiet) if batch_quiet > 1 else None
         """Quiet checks written in batches (``flush`` writes what is pending); None: each at once."""
         self.parser = parser
         """Parses a new body: in this process by default, in worker processes with ``ParsePool.parse``."""
@@ -137,7 +136,7 @@ class Checker:
         """
         fresh_for = None if force else dt.timedelta(seconds=self.settings.interval_of(config) / 2)
         synced = Config(config.name, config.kind, config.url, config.service, config.guide)
-        with self._transaction() as conn:
+        with transaction(self.sessions) as conn:
             claimed = claim_synced(
                 conn, synced, self.owner, now, LEASE_TTL, fresh_for, probe_links=probe is not None and probe.links,
                 probe_derived=probe is not None and probe.derived,
@@ -194,7 +193,7 @@ class Checker:
         result = self.fetcher.get(config.url, etag=etag, last_modified=last_modified)
         if result.cancelled:  # stopping: no answer about the source, so no check row and no failure counted
             if claimed is not None:
-                with self._transaction() as conn:
+                with transaction(self.sessions) as conn:
                     release_claim(conn, claimed.source_id, self.owner)
             return CheckOutcome(config.name, "skipped", error=result.error), None, None
         body_sha256 = hashlib.sha256(result.body).hexdigest() if result.ok and result.body is not None else None
@@ -362,7 +361,7 @@ class Checker:
                 self.quiet.add(claimed.source_id, record, state, self.owner, _validators(result))
                 return CheckOutcome(config.name, outcome, result.status, result.elapsed_ms, size, [], result.error)
             if change is None:
-                with self._transaction() as conn:
+                with transaction(self.sessions) as conn:
                     record_quiet_check(conn, claimed.source_id, record, state, self.owner, _validators(result))
                 return CheckOutcome(config.name, outcome, result.status, result.elapsed_ms, size, [], result.error)
         with self.sessions() as session:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -83,29 +82,6 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Connection]:
     else:
         with sessions.begin() as session:
             yield session.connection()
-
-
-class Transactions:
-    """``transaction`` for one checker: on SQLite each thread keeps its connection from one transaction to the next
-    (no pool checkout and return around every claim and record); elsewhere, ``transaction`` itself."""
-
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
-        bind = sessions.kw.get("bind")
-        self._engine = bind if isinstance(bind, Engine) and bind.dialect.name == "sqlite" else None
-        self._local = threading.local()
-
-    @contextmanager
-    def __call__(self) -> Iterator[Connection]:
-        if self._engine is None:
-            with transaction(self.sessions) as pooled:
-                yield pooled
-            return
-        kept: Connection | None = getattr(self._local, "conn", None)
-        if kept is None or kept.closed or kept.invalidated:
-            kept = self._local.conn = self._engine.connect()
-        with kept.begin():
-            yield kept
 
 
 def _stored_links_absent() -> ColumnElement[bool]:

@@ -16,7 +16,7 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from watcher.health import Health
-from watcher.store.checks import Transactions, Validators, quiet_params, record_quiet_checks
+from watcher.store.checks import Validators, quiet_params, record_quiet_checks, transaction
 from watcher.store.sources import CheckRecord
 
 log = logging.getLogger("watcher.checker")
@@ -26,11 +26,8 @@ BATCH = 50
 
 
 class QuietBatch:
-    def __init__(
-        self, sessions: sessionmaker[Session], size: int = BATCH, transactions: Transactions | None = None
-    ) -> None:
+    def __init__(self, sessions: sessionmaker[Session], size: int = BATCH) -> None:
         self.sessions = sessions
-        self._transaction = transactions or Transactions(sessions)
         self.size = size
         self._lock = threading.Lock()
         self._params: list[tuple[dict[str, object], dict[str, object]]] = []
@@ -53,7 +50,7 @@ class QuietBatch:
         if not params:
             return 0
         try:
-            with self._transaction() as conn:
+            with transaction(self.sessions) as conn:
                 record_quiet_checks(conn, params)
         except Exception:
             log.exception("%d quiet check rows could not be written", len(params))
