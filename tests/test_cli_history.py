@@ -143,3 +143,23 @@ def test_db_upgrade_reports_the_revision(tmp_path: Path) -> None:
     result = _run("db", "upgrade", "--database-url", f"sqlite:///{tmp_path / 'new.db'}")
     assert result.exit_code == 0
     assert result.output.strip() == "database at revision 0006"
+
+
+def test_ingest_rates_changes_with_the_risk_rules_of_a_config_file(db_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "watcher.toml"
+    config.write_text('[risk.kinds]\nactions_added = "critical"\n')
+    for name in ("page-v1.html", "page-v2.html"):
+        args = ["ingest", "rekognition", str(REKOGNITION / name), "--config", str(config), "--database-url", db_url]
+        assert _run(*args).exit_code == 0
+    rows = json.loads(_run("changes", "--kind", "actions_added", "--database-url", db_url).output)
+    assert [r["severity"] for r in rows] == ["critical"]
+
+
+def test_ingest_with_a_broken_config_names_the_key(db_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "watcher.toml"
+    config.write_text('[risk.kinds]\nactions_added = "dire"\n')
+    result = _run(
+        "ingest", "rekognition", str(REKOGNITION / "page-v1.html"), "--config", str(config), "--database-url", db_url
+    )
+    assert result.exit_code == 2
+    assert "risk.kinds.actions_added" in result.output

@@ -93,12 +93,23 @@ def db_upgrade(database_url: str) -> None:
 @click.argument("source")
 @click.argument("file_or_url")
 @click.option("--at", "at", help="When this version was fetched (ISO; default now).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Rate the changes with this file's [risk] rules (default: the built-in rules).",
+)
 @database_option
-def ingest(source: str, file_or_url: str, at: str | None, database_url: str) -> None:
+def ingest(source: str, file_or_url: str, at: str | None, config_path: Path | None, database_url: str) -> None:
     """Feed one saved or fetched version of a page or feed into the history.
 
     SOURCE is created on first use. Example: watcher ingest rekognition page-v2.html
     """
+    risk = None
+    if config_path is not None:
+        from watcher.cli_service import load_or_exit
+
+        risk = load_or_exit(config_path).risk
     try:
         if "://" in file_or_url:
             body, url = get_once(file_or_url), file_or_url
@@ -108,7 +119,7 @@ def ingest(source: str, file_or_url: str, at: str | None, database_url: str) -> 
         _fail(f"cannot read {file_or_url}: {getattr(exc, 'strerror', None) or exc}")
     sessions = session_factory(_engine(database_url, migrate=True))
     now = _when(at) or dt.datetime.now(dt.UTC)
-    result = run_ingest(sessions, source, body, url=url, now=now)
+    result = run_ingest(sessions, source, body, url=url, now=now, risk=risk)
     click.echo(json.dumps({"source": result.source, "outcome": result.outcome, "events": result.events}))
     if result.outcome == "error":
         _fail(result.error or "the body could not be parsed")
