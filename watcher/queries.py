@@ -40,6 +40,7 @@ CHANGE_COLUMNS = (
 def _change_row(row: Any) -> dict[str, Any]:
     payload = dict(row[3])
     grants = payload.pop("grants", [])
+    payload.pop("severity", None)  # a column of its own
     return {
         "id": row[0],
         "kind": row[1],
@@ -51,7 +52,7 @@ def _change_row(row: Any) -> dict[str, Any]:
         "grants": grants,
         "detected_at": _iso(row[4]),
         "url": row[7],
-        "details": {k: v for k, v in payload.items() if k != "severity"},
+        "details": payload,
     }
 
 
