@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.poll_pages import CHANGED, PAGES, page_path
-from bench.poll_service import WORKERS, InService, Usage, quiet_logging
+from bench.poll_service import WORKERS, InService, ServiceProcess, Usage, quiet_logging
 from watcher.config import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -279,7 +279,7 @@ def main() -> None:
             site.control("reset")
             for leftover in tmp.glob("*.db*"):
                 leftover.unlink()
-            service = InService(settings, tmp / "service.db")
+            service = ServiceProcess(config, tmp / "service.db")
             for workload in WORKLOADS:
                 if workload == "changed":
                     site.control(f"change?round={r}")
@@ -291,16 +291,16 @@ def main() -> None:
         idle = [idle_service(config, env) for _ in range(IDLE_RUNS)]
         if args.profile:
             site.control("reset")
-            service = InService(settings, tmp / "profile.db")
+            profiled = InService(settings, tmp / "profile.db")
             for profiler in profiles.values():
-                service.cycle(profiler)
-            service.close()
+                profiled.cycle(profiler)
+            profiled.close()
     site.close()
     runner.close()
     results.print(args.rounds)
     print("(start-up: `--version` of each. in-service: one cycle of Service.run_source x 200, ThreadPoolExecutor(10),")
-    print(" inside this process; CPU of this process and of its parse workers, which also import this benchmark")
-    print(" module when they are spawned (watcher run's workers do not); for its memory see the idle service below)")
+    print(" in a child process (bench.poll_service); CPU of that process and of its parse workers; for its memory")
+    print(" see the idle service below)")
     first, rss, hwm = (statistics.median(x) for x in zip(*idle, strict=True))
     print(
         f"\nidle service (watcher run, fresh database, interval 1h), median of {IDLE_RUNS}: "

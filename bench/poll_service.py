@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import cProfile
 import datetime as dt
+import json
 import logging
 import os
 import resource
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -94,3 +97,33 @@ def quiet_logging() -> Iterator[IO[Any]]:
         assert isinstance(handler, logging.StreamHandler)
         handler.setStream(sink)
         yield sink
+
+
+class ServiceProcess:
+    """``InService`` in a child process (``python -m bench.poll_child``), driven one JSON line at a time.
+
+    The parse workers a service spawns import their parent's main module: there, that is ``bench.poll_child``, which
+    imports nothing at its top, as ``watcher run``'s script imports little, so their start-up costs what it costs in
+    the service rather than the whole benchmark's imports.
+    """
+
+    def __init__(self, config: Path, database: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.poll_child", str(config), str(database)],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def cycle(self) -> tuple[Usage, str]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("cycle\n")
+        self.proc.stdin.flush()
+        answer = json.loads(self.proc.stdout.readline())
+        return Usage(answer["wall"], answer["cpu"]), answer["saw"]
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=120)
