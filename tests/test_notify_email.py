@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import email
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +27,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.email_helpers import RECIPIENTS, SENDER, STABLE_HEADERS, _part
 from tests.notify_samples import v2_digest
+from tests.tls_helpers import certificate as certificate
 from watcher.notify.email import render, send
 from watcher.notify.settings import EmailSettings
 
@@ -107,22 +106,6 @@ def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, aut
         PASSWORD.encode(),
     )
     return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
-
-
-@pytest.fixture(scope="module")
-def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (made with the openssl command) and its key."""
-    if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is not installed")
-    folder = tmp_path_factory.mktemp("smtp-tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
-    return cert, key
 
 
 @pytest.fixture(scope="module")

@@ -75,6 +75,7 @@ from urllib.parse import urlsplit
 import requests
 
 from watcher.fetch import USER_AGENT
+from watcher.fetch_text import chain
 from watcher.notify.answers import retry_after_seconds
 from watcher.notify.console import clean, summary
 from watcher.notify.model import Digest, Notice, SendResult
@@ -184,16 +185,7 @@ def _answer(response: requests.Response, hidden: tuple[str, ...]) -> SendResult:
 
 def _reason(exc: BaseException) -> str:
     """The innermost OS-level cause of ``exc`` (its messages up the chain name hosts and URLs)."""
-    seen: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo and len(seen) < 20:
-        e = todo.pop(0)
-        if any(e is s for s in seen):
-            continue
-        seen.append(e)
-        todo += [c for c in (e.__cause__, e.__context__, getattr(e, "reason", None)) if isinstance(c, BaseException)]
-        todo += [a for a in e.args if isinstance(a, BaseException)]
-    root = next((e for e in reversed(seen) if isinstance(e, OSError) and e.strerror), None)
+    root = next((e for e in reversed(chain(exc)) if isinstance(e, OSError) and e.strerror), None)
     if root is not None:
         return f"{type(root).__name__}: {root.strerror}"
     return type(exc).__name__

@@ -68,6 +68,21 @@ def _action_set(grants: list[PolicyAction]) -> ActionSet:
     )
 
 
+def _policy_of(name: str, version: PolicyVersion, actions: ActionSet | None) -> Policy:
+    """A stored version as the parser's ``Policy``, with ``actions`` (``None``: unknown)."""
+    return Policy(
+        name=name,
+        anchor=version.anchor,
+        description=version.description,
+        status=PolicyStatus(version.status),
+        defects=tuple(version.defects),
+        raw_json=version.raw_json,
+        document=version.document,
+        document_link=version.document_link,
+        actions=actions,
+    )
+
+
 def current_page(session: Session, source: Source, snapshot: Snapshot) -> Page:
     """The stored state of ``source`` as a Page: the old side of the next diff."""
     rows = [r for r in _policy_rows(session, source.id).values() if r.removed_at is None]
@@ -80,19 +95,7 @@ def current_page(session: Session, source: Source, snapshot: Snapshot) -> Page:
         v = versions.get(row.id)
         if v is None:
             continue
-        policies.append(
-            Policy(
-                name=row.name,
-                anchor=v.anchor,
-                description=v.description,
-                status=PolicyStatus(v.status),
-                defects=tuple(v.defects),
-                raw_json=v.raw_json,
-                document=v.document,
-                document_link=v.document_link,
-                actions=_action_set(grants[row.id]) if row.id in known else None,
-            )
-        )
+        policies.append(_policy_of(row.name, v, _action_set(grants[row.id]) if row.id in known else None))
     return Page(kind=Kind.SERVICE_PAGE, url=source.url, title=snapshot.title, policies=tuple(policies))
 
 
@@ -111,17 +114,7 @@ def last_embedded(session: Session, page_source: str, policy: str) -> Policy | N
     if found is None:
         return None
     version, policy_id = found
-    return Policy(
-        name=policy,
-        anchor=version.anchor,
-        description=version.description,
-        status=PolicyStatus(version.status),
-        defects=tuple(version.defects),
-        raw_json=version.raw_json,
-        document=version.document,
-        document_link=version.document_link,
-        actions=_action_set(_open_grants(session, [policy_id])[policy_id]),
-    )
+    return _policy_of(policy, version, _action_set(_open_grants(session, [policy_id])[policy_id]))
 
 
 def _grant_values(policy_id: int, grants: list[tuple[str, str, str]], now: dt.datetime) -> list[dict[str, Any]]:
