@@ -58,6 +58,7 @@ class InService:
         checker = Checker(
             self.settings, sessions, self.fetcher, clock=clock, parser=self.parsers.parse, batch_quiet=QUIET_BATCH
         )
+        checker.sync_all(self.settings.enabled_sources())  # as ``watcher run`` does at start
         self.service = Service(self.settings, sessions, checker, Metrics(), BackgroundScheduler())
         self.service.quiesce.on_idle += [checker.flush, self.parsers.idle]
 

@@ -9,7 +9,7 @@ are followed, and the service and ``watcher check``, are in tests/test_reference
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.history_helpers import count
@@ -267,3 +267,26 @@ def test_a_derived_source_named_like_a_configured_source_is_left_alone(
     with sessions() as session:
         configured = session.scalars(select(Source).where(Source.name == f"rekognition/{CUSTOM_LABELS}")).one()
         assert configured.enabled is True
+
+
+def test_a_new_version_without_links_looks_up_the_pages_derived_sources_once_and_a_new_link_is_still_followed(
+    world: World, server: Loopback, sessions: sessionmaker[Session]
+) -> None:
+    """The lookup that disables a page's derived sources answers ``_due`` too: one query per new version, not two."""
+    lookups: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM sources" in statement and "LIKE" in statement:
+            lookups.append(statement)
+
+    engine = sessions.kw["bind"]
+    server.script(PAGE_PATH, Reply(200, V2.encode()), Reply(200, linked({READ_ONLY: server.url(ref_path(READ_ONLY))})))
+    world.serve_references(READ_ONLY)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert summary(world.check()) == [("rekognition", "baseline", ["baseline"])]
+        assert len(lookups) == 1
+        moved = summary(world.check())
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert moved[1] == (DERIVED, "baseline", ["baseline"])

@@ -30,7 +30,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from watcher.config import Settings, SourceSettings
@@ -199,12 +198,15 @@ class Checker:
         body_sha256 = hashlib.sha256(result.body).hexdigest() if result.ok and result.body is not None else None
         fresh = body_sha256 is not None and body_sha256 != stored_sha256
         found = self._read_links(config, result, fresh, claimed) if follow else None
+        none_derived = False
         if fresh:
-            outcome = self._ingest(config, result, now, dry_run, found)
+            outcome, none_derived = self._ingest(config, result, now, dry_run, found)
         else:
             outcome = self._record(config, result, now, dry_run, found, claimed)
         if found is not None and not dry_run and outcome.outcome != "error":
             self._known.read(config.name, written=fresh or bool(found.references))
+            if none_derived and body_sha256 is not None:  # saves _due its query: it just disabled them all
+                self._known.no_derived(config.name, body_sha256, self._known.writes(config.name))
         current_sha256 = body_sha256 or stored_sha256
         if probe is not None and probe.derived and claimed is not None and not claimed.derived and current_sha256:
             self._known.no_derived(config.name, current_sha256, probe.writes)
@@ -233,9 +235,11 @@ class Checker:
 
     def _sync_links(
         self, session: Session, config: SourceSettings, found: Found, now: dt.datetime, *, disable_others: bool
-    ) -> None:
+    ) -> bool:
+        """Write the page's reference links; whether any derived source of it may be enabled (see
+        ``sync_derived_sources``)."""
         urls = {derived_name(config.name, r.policy): r.url for r in found.references}
-        sync_derived_sources(
+        return sync_derived_sources(
             session, config.name, urls, service=config.service or found.service, guide=config.guide, now=now,
             disable_others=disable_others, exclude=self._configured,
         )  # fmt: skip
@@ -305,23 +309,21 @@ class Checker:
 
     def _ingest(
         self, config: SourceSettings, result: FetchResult, now: dt.datetime, dry_run: bool, found: Found | None
-    ) -> CheckOutcome:
+    ) -> tuple[CheckOutcome, bool]:
+        """The check of a new body, and whether it left the page certainly without an enabled derived source."""
         assert result.body is not None
         # The parser (bs4, lxml, feedparser) loads with the first new body: a cycle of 304s never needs it.
         from watcher.pipeline import IngestResult, ingest
+
+        derived_left = [True]
 
         def after_write(session: Session, source: Source, ingested: IngestResult) -> IngestResult:
             if found is not None and ingested.outcome != "error":
                 # Only a new accepted version of the page says a link is gone; a suspect one only adds.
                 disable = ingested.outcome in ("baseline", "changed")
-                self._sync_links(session, config, found, now, disable_others=disable)
+                derived_left[0] = self._sync_links(session, config, found, now, disable_others=disable)
             health = self._after(source, result, now, session)
-            written = (
-                list(session.scalars(select(Event).where(Event.snapshot_id == ingested.snapshot_id).order_by(Event.id)))
-                if ingested.snapshot_id is not None
-                else []
-            )
-            self._notify(session, written + health, now)
+            self._notify(session, [*ingested.written, *health], now)
             return IngestResult(
                 ingested.source, ingested.outcome, ingested.content_hash, ingested.snapshot_id,
                 ingested.events + [e.kind for e in health], ingested.error,
@@ -334,10 +336,11 @@ class Checker:
                 self.sessions, config.name, result.body, url=config.url, now=now, http_status=result.status,
                 after_write=after_write, dry_run=dry_run, risk=self.settings.risk, parsed=parsed,
             )  # fmt: skip
-        return CheckOutcome(
+        outcome = CheckOutcome(
             config.name, ingested.outcome, result.status, result.elapsed_ms, len(result.body),
             ingested.events, ingested.error,
         )  # fmt: skip
+        return outcome, not derived_left[0]
 
     def _record(
         self,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session, sessionmaker
 
 from watcher.actions import load_index
-from watcher.db.models import Source
+from watcher.db.models import Event, Source
 from watcher.diff import (
     Change,
     ChangeKind,
@@ -31,7 +31,7 @@ from watcher.model import Feed, Kind, Page, Parsed
 from watcher.risk.assess import assess
 from watcher.risk.rules import RiskSettings
 from watcher.store.events import add_events
-from watcher.store.policies import apply_page, current_page, last_embedded
+from watcher.store.policies import Stored, apply_page, current_page, last_embedded, load_stored
 from watcher.store.records import add_feed_items, add_update_rows, known_guids, known_row_keys
 from watcher.store.sources import (
     CheckRecord,
@@ -52,18 +52,20 @@ class IngestResult:
     events: list[str] = field(default_factory=list)
     """Kinds of the events written, in order."""
     error: str | None = None
+    written: tuple[Event, ...] = field(default=(), repr=False, compare=False)
+    """The events written, in order (for ``after_write``, in the same session)."""
 
 
 def _source_kind(parsed: Parsed) -> str:
     return "feed" if isinstance(parsed, Feed) else "page"
 
 
-def _page_changes(session: Session, source: Source, page: Page) -> tuple[str, list[Change]]:
+def _page_changes(session: Session, source: Source, page: Page, stored: Stored) -> tuple[str, list[Change]]:
     """(outcome, policy-level changes) for a page whose content hash is new."""
     base = baseline(session, source.id)
     if base is None:
         return "baseline", [baseline_change(page), *_moved_changes(session, source, page)]
-    changes = diff_policies(current_page(session, source, base), page)
+    changes = diff_policies(current_page(session, source, base, stored), page)
     if changes and changes[0].kind is ChangeKind.LAYOUT_SUSPECT:
         return "suspect", changes
     return "changed", changes
@@ -84,21 +86,26 @@ def _moved_changes(session: Session, source: Source, page: Page) -> list[Change]
 def _write_page(
     session: Session, source: Source, page: Page, body: bytes, now: dt.datetime, risk: RiskSettings
 ) -> IngestResult:
-    outcome, changes = _page_changes(session, source, page)
+    stored = load_stored(session, source.id)
+    outcome, changes = _page_changes(session, source, page, stored)
     snapshot = add_snapshot(
         session, source, body=body, content_hash=page.content_hash, title=page.title,
         fetched_at=now, accepted=outcome != "suspect",
     )  # fmt: skip
     if outcome != "suspect":
         # A suspect page keeps the previous baseline: nothing of it is recorded but the snapshot.
-        apply_page(session, source, snapshot, page, now)
-        rows = new_update_rows(page.updates, known_row_keys(session, source.id))
+        apply_page(session, source, snapshot, page, now, stored)
+        # No accepted snapshot before (a baseline) means no updates row was ever stored.
+        known = set() if outcome == "baseline" else known_row_keys(session, source.id)
+        rows = new_update_rows(page.updates, known)
         add_update_rows(session, source, rows, now, baseline=outcome == "baseline")
         if outcome == "changed":
             changes += [update_row_change(k, r) for k, r in rows]
     changes = assess(changes, page, load_index, risk)
     events = add_events(session, source, snapshot.id, changes, page.content_hash, now)
-    return IngestResult(source.name, outcome, page.content_hash, snapshot.id, [e.kind for e in events])
+    return IngestResult(
+        source.name, outcome, page.content_hash, snapshot.id, [e.kind for e in events], None, tuple(events)
+    )
 
 
 def _write_feed(
@@ -118,7 +125,9 @@ def _write_feed(
     changes = assess(changes, None, load_index, risk)
     events = add_events(session, source, snapshot.id, changes, feed.content_hash, now)
     outcome = "baseline" if first else "changed"
-    return IngestResult(source.name, outcome, feed.content_hash, snapshot.id, [e.kind for e in events])
+    return IngestResult(
+        source.name, outcome, feed.content_hash, snapshot.id, [e.kind for e in events], None, tuple(events)
+    )
 
 
 AfterWrite = Callable[[Session, Source, "IngestResult"], "IngestResult"]

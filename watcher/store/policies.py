@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -83,19 +84,39 @@ def _policy_of(name: str, version: PolicyVersion, actions: ActionSet | None) -> 
     )
 
 
-def current_page(session: Session, source: Source, snapshot: Snapshot) -> Page:
+@dataclass
+class Stored:
+    """A source's stored policies, read once per ingest: the old side of the diff and what ``apply_page`` updates."""
+
+    rows: dict[str, PolicyRow]
+    """Every policy row of the source (removed ones too), by name, in id order."""
+    versions: dict[int, PolicyVersion] = field(default_factory=dict)
+    """The open (current) version of each policy, by policy id."""
+    grants: dict[int, list[PolicyAction]] = field(default_factory=lambda: defaultdict(list))
+    """The open grant rows of each policy, by policy id."""
+    known: set[int] = field(default_factory=set)
+    """Policies that ever had a version whose actions were known."""
+
+
+def load_stored(session: Session, source_id: int) -> Stored:
+    """Four statements for a source with policies, one for a source without (a first check)."""
+    rows = _policy_rows(session, source_id)
+    ids = [r.id for r in rows.values()]
+    if not ids:
+        return Stored(rows)
+    return Stored(rows, _current_versions(session, ids), _open_grants(session, ids), _known_ever(session, ids))
+
+
+def current_page(session: Session, source: Source, snapshot: Snapshot, stored: Stored | None = None) -> Page:
     """The stored state of ``source`` as a Page: the old side of the next diff."""
-    rows = [r for r in _policy_rows(session, source.id).values() if r.removed_at is None]
-    ids = [r.id for r in rows]
-    versions = _current_versions(session, ids)
-    grants = _open_grants(session, ids)
-    known = _known_ever(session, ids)
+    stored = load_stored(session, source.id) if stored is None else stored
     policies = []
-    for row in rows:
-        v = versions.get(row.id)
-        if v is None:
+    for row in stored.rows.values():
+        v = stored.versions.get(row.id)
+        if row.removed_at is not None or v is None:
             continue
-        policies.append(_policy_of(row.name, v, _action_set(grants[row.id]) if row.id in known else None))
+        actions = _action_set(stored.grants[row.id]) if row.id in stored.known else None
+        policies.append(_policy_of(row.name, v, actions))
     return Page(kind=Kind.SERVICE_PAGE, url=source.url, title=snapshot.title, policies=tuple(policies))
 
 
@@ -161,26 +182,30 @@ def _version_values(policy_id: int, policy: Policy, snapshot: Snapshot, now: dt.
     }
 
 
-def _ensure_rows(session: Session, source: Source, page: Page, now: dt.datetime) -> dict[str, PolicyRow]:
-    """The source's policy rows by name, the page's new policies inserted in one statement."""
-    rows = _policy_rows(session, source.id)
-    new = [{"source_id": source.id, "name": p.name, "first_seen_at": now} for p in page.policies if p.name not in rows]
+def _ensure_rows(session: Session, source: Source, page: Page, stored: Stored, now: dt.datetime) -> None:
+    """Add the page's new policies to ``stored.rows``, inserted in one statement that returns them."""
+    new = [
+        {"source_id": source.id, "name": name, "first_seen_at": now}
+        for name in dict.fromkeys(p.name for p in page.policies)
+        if name not in stored.rows
+    ]
     if new:
-        session.execute(insert(PolicyRow), new)
-        rows = _policy_rows(session, source.id)
-    return rows
+        inserted = session.scalars(insert(PolicyRow).returning(PolicyRow), new).all()  # one statement, any order
+        stored.rows.update((row.name, row) for row in sorted(inserted, key=lambda row: row.id))
 
 
-def apply_page(session: Session, source: Source, snapshot: Snapshot, page: Page, now: dt.datetime) -> None:
+def apply_page(
+    session: Session, source: Source, snapshot: Snapshot, page: Page, now: dt.datetime, stored: Stored | None = None
+) -> None:
     """Write what changed in ``page``'s policies: new versions, closed versions, grant intervals.
 
+    ``stored`` is the source's state as read before this page (``load_stored``); it is read here when not given.
     Rows are written in a few bulk statements per page (not one ORM object per grant): a first check of a
     page with nine policies and hundreds of actions is a handful of statements.
     """
-    rows = _ensure_rows(session, source, page, now)
-    ids = [r.id for r in rows.values()]
-    versions = _current_versions(session, ids)
-    grants = _open_grants(session, ids)
+    stored = load_stored(session, source.id) if stored is None else stored
+    _ensure_rows(session, source, page, stored, now)
+    rows, versions, grants = stored.rows, stored.versions, stored.grants
     present: set[int] = set()
     closed_versions: list[int] = []
     closed_grants: list[int] = []

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
 
 from watcher.db.models import Blob, Check, Snapshot, Source
 
@@ -72,13 +71,25 @@ def baseline(session: Session, source_id: int) -> Snapshot | None:
     return session.scalars(stmt).first()
 
 
+def insert_or_skip(session: Session, model: type[Blob] | type[Source], index: str) -> Insert:
+    """``INSERT ... ON CONFLICT (index) DO NOTHING`` in the session's dialect (only that dialect's module loads)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model).on_conflict_do_nothing(index_elements=[index])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model).on_conflict_do_nothing(index_elements=[index])
+
+
 def store_blob(session: Session, body: bytes) -> str:
-    """Store ``body`` once per sha256; concurrent checks of sources that serve the same body both succeed."""
+    """Store ``body`` once per sha256; concurrent checks of sources that serve the same body both succeed.
+
+    One statement: a body stored before (rare: a page back at an old version) is compressed for nothing.
+    """
     digest = hashlib.sha256(body).hexdigest()
-    if session.get(Blob, digest) is None:
-        values = {"sha256": digest, "size": len(body), "data": zlib.compress(body, 3)}
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(Blob).values(values).on_conflict_do_nothing(index_elements=["sha256"]))
+    values = {"sha256": digest, "size": len(body), "data": zlib.compress(body, 3)}
+    session.execute(insert_or_skip(session, Blob, "sha256").values(values))
     return digest
 
 
@@ -169,8 +180,7 @@ def sync_sources(session: Session, configs: Collection[SourceConfig], now: dt.da
         if c.name not in existing
     ]
     if rows:
-        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(insert(Source).values(rows).on_conflict_do_nothing(index_elements=["name"]))
+        session.execute(insert_or_skip(session, Source, "name").values(rows))
     for c in configs:
         source = existing.get(c.name)
         if source is not None and (source.url, source.kind, source.guide) != (c.url, c.kind, c.guide):
@@ -209,10 +219,10 @@ def derived_sources(session: Session, page: str, *, exclude: Collection[str] = (
     """
     prefix = f"{page}/"
     stmt = select(Source).where(Source.name.startswith(prefix, autoescape=True)).order_by(Source.id)
-    return [
-        s
-        for s in session.scalars(stmt)  # SQLite's LIKE ignores case: the prefix is compared again here
-        if s.name.startswith(prefix) and "/" not in s.name[len(prefix) :] and s.name not in exclude
+    with session.no_autoflush:  # only names are compared, and new rows are flushed when created: no UPDATE first
+        found = session.scalars(stmt).all()
+    return [  # SQLite's LIKE ignores case: the prefix is compared again here
+        s for s in found if s.name.startswith(prefix) and "/" not in s.name[len(prefix) :] and s.name not in exclude
     ]
 
 
@@ -226,18 +236,21 @@ def sync_derived_sources(
     now: dt.datetime,
     disable_others: bool,
     exclude: Collection[str] = (),
-) -> None:
-    """Create or re-enable the derived sources named in ``urls`` (name -> URL) of ``page``.
+) -> bool:
+    """Create or re-enable the derived sources named in ``urls`` (name -> URL) of ``page``; whether any of its
+    derived sources may now be enabled (``False`` is certain: there are none, or all were just disabled).
 
     With ``disable_others``, the page's other derived sources are disabled (kept, with their history, unchecked).
     """
     for name, url in urls.items():
         source = sync_source(session, name=name, kind="page", url=url, service=service, guide=guide, now=now)
         source.enabled = True
-    if disable_others:
-        for source in derived_sources(session, page, exclude=exclude):
-            if source.name not in urls:
-                source.enabled = False
+    if not disable_others:
+        return True
+    for source in derived_sources(session, page, exclude=exclude):
+        if source.name not in urls:
+            source.enabled = False
+    return bool(urls)
 
 
 def due_derived_sources(session: Session, page: str, limit: int, *, exclude: Collection[str] = ()) -> list[Source]:
