@@ -116,6 +116,17 @@ def test_a_new_feed_item_checks_the_guides_pages_at_once(
     assert checker.calls == [("rek-feed", False), ("rek-page", True), ("rek-page", False)]  # forced once
 
 
+@pytest.mark.parametrize(
+    ("outcome", "trims"), [("not_modified", 0), ("skipped", 0), ("unchanged", 1), ("changed", 1), ("error", 1)]
+)
+def test_memory_is_trimmed_after_a_check_that_handled_a_body_or_failed_and_not_after_a_304(
+    sessions: sessionmaker[Session], paused: BackgroundScheduler, outcome: str, trims: int
+) -> None:
+    service = _service(sessions, FakeChecker({"rek-page": CheckOutcome("rek-page", outcome, 200)}), paused)
+    service.run_source("rek-page")
+    assert service.quiesce.releases == trims
+
+
 def test_a_crashing_check_is_logged_and_counted_not_raised(
     sessions: sessionmaker[Session], paused: BackgroundScheduler, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -49,14 +49,21 @@ def release() -> bool:
 
 
 class Quiesce:
-    """Counts the checks in flight; when the last one ends, freed memory goes back to the system."""
+    """Counts the checks in flight; when the last one ends, freed memory goes back to the system if any of them
+    handled a body (``heavy``). A burst of 304s allocates little: it ends without ``malloc_trim``."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._busy = 0
+        self._heavy = False
         self.releases = 0
         self.on_idle: list[Callable[[], object]] = []
         """Called first each time the last check in flight ends (the parse workers are told to stop)."""
+
+    def heavy(self) -> None:
+        """A check of this burst read a body (or failed unexpectedly): trim when the burst ends."""
+        with self._lock:
+            self._heavy = True
 
     @contextmanager
     def busy(self) -> Iterator[None]:
@@ -64,12 +71,19 @@ class Quiesce:
             self._busy += 1
         try:
             yield
+        except BaseException:
+            self.heavy()
+            raise
         finally:
             with self._lock:
                 self._busy -= 1
                 last = self._busy == 0
+                trim = last and self._heavy
+                if last:
+                    self._heavy = False
             if last:
                 for callback in self.on_idle:
                     callback()
+            if trim:
                 release()
                 self.releases += 1

@@ -180,6 +180,8 @@ class Service:
         try:
             with self.quiesce.busy():
                 outcome = self.checker.check(config, force=force)
+                if any(one.outcome not in ("not_modified", "skipped") for one in outcome.checks()):
+                    self.quiesce.heavy()
         except Exception:
             log.exception("check of %s failed unexpectedly", name)
             self.metrics.record(name, "error", [], self.checker.clock())
