@@ -6,7 +6,9 @@ a one-shot ``watcher check --config FILE`` (both as subprocesses: wall time, use
 ``os.wait4``), then one cycle inside a running service (``Service.run_source`` for every source through a
 ``ThreadPoolExecutor(10)`` in this process: wall and process CPU). After the rounds, ``watcher run`` starts
 with a fresh database and an interval of one hour; once its log shows the 200 first checks, its RSS is read
-from ``/proc``. It prints medians, ratios and the targets next to them; it never asserts anything.
+from ``/proc``. It prints medians, ratios and the targets next to them; it never asserts anything. Each round also
+times a process that only imports requests and ``sqlalchemy.orm`` (the stack floor): where that alone is over a
+ratio's target, no implementation on the product's fixed stack can meet the target.
 
 urlwatch is installed once, with pip, into its own venv under /tmp/policy-watcher-bench (never a project
 dependency). Run with ``.venv/bin/python -m bench.poll_bench`` (``--rounds N``; ``--profile`` prints a
@@ -48,6 +50,8 @@ WALL_TARGET = {"cold": 1.0, "unchanged": 0.5, "changed": 0.6}
 SERVICE_CPU_TARGET = 0.15
 IDLE_RSS_TARGET = 80.0
 IDLE_RUNS = 3
+FLOOR = "import requests, sqlalchemy.orm"
+"""What any ``watcher check`` must import (the product fixes requests and SQLAlchemy): a lower bound of its cost."""
 
 
 RUNNER = """
@@ -216,7 +220,7 @@ class Results:
         print(f"{'workload':<11}{'tool':<15}{'wall s':>7}{'CPU s':>7}{'peak MB':>9}  {'wall ratio':<26}", end="")
         print(f"{'peak ratio':<26}what it saw")
         for workload in ("start-up", *WORKLOADS):
-            for tool in ("urlwatch", "watcher check", "in-service"):
+            for tool in ("urlwatch", "watcher check", "stack floor", "in-service"):
                 if (workload, tool) not in self.runs:
                     continue
                 wall, cpu = self.median(workload, tool, lambda u: u.wall), self.median(workload, tool, lambda u: u.cpu)
@@ -234,6 +238,21 @@ class Results:
                 shown = f"{peak:9.1f}" if peak else f"{'-':>9}"
                 seen = " | ".join(sorted(self.saw[workload, tool]))
                 print(f"{name:<11}{tool:<15}{wall:7.2f}{cpu:7.2f}{shown}  {wall_ratio:<26}{peak_ratio:<26}{seen}")
+
+    def print_floor(self) -> None:
+        """The floor's share of urlwatch's whole runs: where it is over a target, no implementation on this stack
+        can meet that target."""
+        wall = self.median("start-up", "stack floor", lambda u: u.wall)
+        peak = self.median("start-up", "stack floor", lambda u: u.peak_mb)
+        parts = []
+        for workload in WORKLOADS:
+            r_wall = wall / self.median(workload, "urlwatch", lambda u: u.wall)
+            r_peak = peak / self.median(workload, "urlwatch", lambda u: u.peak_mb)
+            parts.append(f"{workload} {r_wall:.2f}x wall (target {WALL_TARGET[workload]:.1f}x), {r_peak:.2f}x peak")
+        print(
+            f"stack floor: `python -c '{FLOOR}'` alone takes {wall:.2f} s and {peak:.1f} MB, as a share of urlwatch's "
+            f"whole run: {'; '.join(parts)}"
+        )
 
 
 def main() -> None:
@@ -276,6 +295,8 @@ def main() -> None:
             out = tmp / "out.txt"
             results.add("start-up", "urlwatch", runner.measure([str(exe), "--version"], out), "--version")
             results.add("start-up", "watcher check", runner.measure([watcher, "--version"], out), "--version")
+            floor = runner.measure([str(BIN / "python"), "-c", FLOOR], out)
+            results.add("start-up", "stack floor", floor, FLOOR)
             site.control("reset")
             for leftover in tmp.glob("*.db*"):
                 leftover.unlink()
@@ -301,6 +322,7 @@ def main() -> None:
     print("(start-up: `--version` of each. in-service: one cycle of Service.run_source x 200, ThreadPoolExecutor(10),")
     print(" in a child process (bench.poll_service); CPU of that process and of its parse workers; for its memory")
     print(" see the idle service below)")
+    results.print_floor()
     first, rss, hwm = (statistics.median(x) for x in zip(*idle, strict=True))
     print(
         f"\nidle service (watcher run, fresh database, interval 1h), median of {IDLE_RUNS}: "
