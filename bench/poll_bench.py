@@ -104,6 +104,13 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("WATCHER_")}
 
 
+def compile_watcher() -> bool:
+    """Compile the ``watcher`` package's bytecode (``__pycache__``, ignored by git) as a wheel install does; True when
+    the environment would otherwise keep every run from caching it."""
+    subprocess.run([str(BIN / "python"), "-m", "compileall", "-q", str(ROOT / "watcher")], check=True)
+    return bool(os.environ.get("PYTHONDONTWRITEBYTECODE"))
+
+
 def urlwatch() -> tuple[Path, str]:
     """The urlwatch executable (installed into its own venv on first use) and its version."""
     exe = URLWATCH_VENV / "bin" / "urlwatch"
@@ -261,6 +268,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile of the in-service cold and unchanged cycles")
     args = parser.parse_args()
     exe, version = urlwatch()
+    compiled = compile_watcher()
     env = clean_env()
     site, runner = Site(), Runner(env)
     started = time.perf_counter()
@@ -273,6 +281,11 @@ def main() -> None:
         f"'changed': a new version of {CHANGED} pages (one action added), new ETag and Last-Modified"
     )
     print(f"urlwatch {version.split()[-1]} in {URLWATCH_VENV}: one url job per page, filter css 'pre code'")
+    if compiled:
+        print(
+            "watcher's bytecode compiled first (PYTHONDONTWRITEBYTECODE is set and the package is installed editable: "
+            "without this, each run would compile it again, which `pip install .` in the image does once)"
+        )
     git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
     print(
         f"Policy Watcher {git.stdout.strip() or '(no git)'}: [http] concurrency {WORKERS}, "
