@@ -50,6 +50,30 @@ def test_workers_start_on_the_first_body_and_serve_the_next_ones(pool: ParsePool
     assert not pool.running and pool.stopped.is_set()
 
 
+def test_bodies_one_after_another_need_one_worker_however_many_there_are(pool: ParsePool) -> None:
+    try:
+        for _ in range(parse_pool.GROW_AFTER + 4):
+            pool.parse(b"not a page", URL)
+        assert pool.running_workers == 1
+    finally:
+        pool.close()
+
+
+def test_a_second_worker_joins_only_after_grow_after_bodies_with_the_first_one_busy() -> None:
+    pool = ParsePool(2, grow_after=2)
+    try:
+        first = [pool._take(), pool._take()]  # taken, not yet answered: the first worker is busy
+        assert first[0] is first[1] and pool.running_workers == 1
+        third = pool._take()
+        assert third is not first[0] and pool.running_workers == 2
+        assert pool._take() is third  # the least busy one
+        assert pool.running_workers == 2  # never more than ``workers``
+        assert pool._take() in (first[0], third)
+        assert (pool.running_workers, pool.started) == (2, 1)
+    finally:
+        pool.close()
+
+
 def test_idle_workers_stop_after_the_linger_time() -> None:
     pool = ParsePool(1, linger=0)
     pool.parse(PAGE, URL)
