@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
+from watcher.db import engine as engine_module
 from watcher.db.engine import make_engine, session_factory
 
 WAIT = 30.0
@@ -68,3 +71,27 @@ def test_a_transaction_rolled_back_by_an_error_leaves_no_lock_behind(engine: Eng
     assert done.wait(WAIT)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT x FROM t")).scalars().all() == [3]
+
+
+def test_a_database_locked_by_another_process_fails_as_sqlalchemys_operational_error_and_keeps_no_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine_module, "BUSY_TIMEOUT", 0.05)  # read when a connection opens
+    locked = make_engine(f"sqlite:///{tmp_path}/locked.db")
+    with locked.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)  # stands in for another process
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(OperationalError, match="database is locked"), locked.begin():
+        pass
+    other.execute("ROLLBACK")
+    other.close()
+    written = threading.Event()
+
+    def write() -> None:  # another thread: the lock is reentrant, so only another thread sees one left behind
+        with locked.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+        written.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    assert written.wait(WAIT)
