@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ from bench.history_rows import COLUMNS
 from bench.history_workload import END, FIXTURES, SEED
 from watcher import queries
 from watcher.db.engine import session_factory
+from watcher.model import ActionSet, Page
+from watcher.parse import parse
 from watcher.pipeline import ingest
 
 BIN = Path(sys.executable).parent
@@ -117,6 +119,40 @@ def time_ingest(sessions: sessionmaker[Session], token: str) -> tuple[list[float
     return first, second, name
 
 
+LARGE_ACTIONS = 3000
+"""Actions granted by each policy of the large-page ingest (ReadOnlyAccess-sized)."""
+
+
+def _large(page: Page, version: int) -> Page:
+    """``page`` with each policy granting ``LARGE_ACTIONS`` actions, one of which changes with ``version``."""
+    actions = sorted([f"svc{i % 50}:Action{i}" for i in range(LARGE_ACTIONS - 1)] + [f"zz:Changed{version}"])
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+    policies = tuple(
+        replace(p, document=document, actions=ActionSet(allow=tuple(actions), deny=(), not_actions=()))
+        for p in page.policies
+    )
+    return replace(page, policies=policies, content_hash=f"large-{version}")
+
+
+def time_large_ingest(sessions: sessionmaker[Session], token: str) -> tuple[int, list[float]]:
+    """Seconds of each change of a page whose policies grant ``LARGE_ACTIONS`` actions (one added, one removed)."""
+    base = parse((FIXTURES / "page-v2.html").read_bytes(), "https://docs.example.test/large.html")
+    assert isinstance(base, Page)
+    name, now = f"bench-large-{token}", END + dt.timedelta(days=400)
+    ingest(sessions, name, b"large-0", url="https://docs.example.test/large.html", now=now, parsed=_large(base, 0))
+    seconds: list[float] = []
+    for version in range(1, INGEST_RUNS + 1):
+        body = f"large-{version}".encode()
+        started = time.perf_counter()
+        result = ingest(
+            sessions, name, body, url="https://docs.example.test/large.html",
+            now=now + dt.timedelta(hours=version), parsed=_large(base, version),
+        )  # fmt: skip
+        seconds.append(time.perf_counter() - started)
+        assert result.outcome == "changed", result
+    return len(base.policies), seconds
+
+
 def unchanged_check_bytes(backend: Backend, sessions: sessionmaker[Session], source: str) -> tuple[float, float]:
     """(bytes per unchanged check, seconds per unchanged check) over UNCHANGED_CHECKS ingests of the same body."""
     body = (FIXTURES / "page-v2.html").read_bytes()
@@ -204,6 +240,11 @@ def measure(backend: Backend, inputs: Inputs) -> None:
         f"  ingest page-v2 after page-v1 (changed, real pipeline): median {statistics.median(second) * 1000:.1f} ms"
         f" (min {min(second) * 1000:.1f}, max {max(second) * 1000:.1f}; {INGEST_RUNS} fresh sources);"
         f" the page-v1 baseline: median {statistics.median(first) * 1000:.1f} ms"
+    )
+    policies, large = time_large_ingest(sessions, uuid.uuid4().hex[:8])
+    print(
+        f"  ingest a change of a page whose {policies} policies grant {LARGE_ACTIONS:,} actions each (one added, one"
+        f" removed): median {statistics.median(large) * 1000:.1f} ms (max {max(large) * 1000:.1f})"
     )
     per_check, seconds = unchanged_check_bytes(backend, sessions, source)
     what = "file size after checkpoint" if backend.name == "SQLite" else "pg_total_relation_size('checks')"

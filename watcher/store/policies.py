@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.orm import Session
 
 from watcher.db.models import Policy as PolicyRow
@@ -28,23 +28,39 @@ def doc_hash(policy: Policy) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def _policy_rows(session: Session, source_id: int) -> dict[str, PolicyRow]:
-    rows = session.scalars(select(PolicyRow).where(PolicyRow.source_id == source_id).order_by(PolicyRow.id))
-    return {row.name: row for row in rows}
+AnyRow = Row[*tuple[Any, ...]]
+"""A Core row of any shape (attributes by column name)."""
+POLICIES = table_of(PolicyRow)
+VERSIONS = table_of(PolicyVersion)
+GRANTS = table_of(PolicyAction)
+# Read and written as Core rows (attribute access like the ORM's objects): a page whose policies grant thousands of
+# actions would otherwise load thousands of ORM objects, and every UPDATE would be checked against them all.
 
 
-def _current_versions(session: Session, policy_ids: list[int]) -> dict[int, PolicyVersion]:
+def _policy_rows(session: Session, source_id: int) -> dict[str, AnyRow]:
+    """(id, name, removed_at) of every policy of the source, by name, in id order."""
+    p = POLICIES.c
+    stmt = select(p.id, p.name, p.removed_at).where(p.source_id == source_id).order_by(p.id)
+    return {row.name: row for row in session.execute(stmt)}
+
+
+def _current_versions(session: Session, policy_ids: list[int]) -> dict[int, AnyRow]:
     if not policy_ids:
         return {}
-    stmt = select(PolicyVersion).where(PolicyVersion.policy_id.in_(policy_ids), PolicyVersion.valid_to.is_(None))
-    return {v.policy_id: v for v in session.scalars(stmt)}
+    v = VERSIONS.c
+    stmt = select(VERSIONS).where(v.policy_id.in_(policy_ids), v.valid_to.is_(None))
+    return {row.policy_id: row for row in session.execute(stmt)}
 
 
-def _open_grants(session: Session, policy_ids: list[int]) -> dict[int, list[PolicyAction]]:
-    out: dict[int, list[PolicyAction]] = defaultdict(list)
+def _open_grants(session: Session, policy_ids: list[int]) -> dict[int, list[AnyRow]]:
+    """(id, policy_id, effect, action, action_lc) of the open grants, by policy id."""
+    out: dict[int, list[AnyRow]] = defaultdict(list)
     if policy_ids:
-        stmt = select(PolicyAction).where(PolicyAction.policy_id.in_(policy_ids), PolicyAction.granted_to.is_(None))
-        for row in session.scalars(stmt):
+        g = GRANTS.c
+        stmt = select(g.id, g.policy_id, g.effect, g.action, g.action_lc).where(
+            g.policy_id.in_(policy_ids), g.granted_to.is_(None)
+        )
+        for row in session.execute(stmt):
             out[row.policy_id].append(row)
     return out
 
@@ -58,7 +74,7 @@ def _known_ever(session: Session, policy_ids: list[int]) -> set[int]:
     return set(session.scalars(stmt))
 
 
-def _action_set(grants: list[PolicyAction]) -> ActionSet:
+def _action_set(grants: list[AnyRow]) -> ActionSet:
     by_effect: dict[str, list[str]] = defaultdict(list)
     for g in grants:
         by_effect[g.effect].append(g.action)
@@ -69,7 +85,7 @@ def _action_set(grants: list[PolicyAction]) -> ActionSet:
     )
 
 
-def _policy_of(name: str, version: PolicyVersion, actions: ActionSet | None) -> Policy:
+def _policy_of(name: str, version: PolicyVersion | AnyRow, actions: ActionSet | None) -> Policy:
     """A stored version as the parser's ``Policy``, with ``actions`` (``None``: unknown)."""
     return Policy(
         name=name,
@@ -88,11 +104,11 @@ def _policy_of(name: str, version: PolicyVersion, actions: ActionSet | None) -> 
 class Stored:
     """A source's stored policies, read once per ingest: the old side of the diff and what ``apply_page`` updates."""
 
-    rows: dict[str, PolicyRow]
-    """Every policy row of the source (removed ones too), by name, in id order."""
-    versions: dict[int, PolicyVersion] = field(default_factory=dict)
+    rows: dict[str, AnyRow]
+    """(id, name, removed_at) of every policy row of the source (removed ones too), by name, in id order."""
+    versions: dict[int, AnyRow] = field(default_factory=dict)
     """The open (current) version of each policy, by policy id."""
-    grants: dict[int, list[PolicyAction]] = field(default_factory=lambda: defaultdict(list))
+    grants: dict[int, list[AnyRow]] = field(default_factory=lambda: defaultdict(list))
     """The open grant rows of each policy, by policy id."""
     known: set[int] = field(default_factory=set)
     """Policies that ever had a version whose actions were known."""
@@ -154,7 +170,7 @@ def _grant_values(policy_id: int, grants: list[tuple[str, str, str]], now: dt.da
 
 
 def _grant_changes(
-    policy_id: int, open_rows: list[PolicyAction], wanted: list[Grant], now: dt.datetime
+    policy_id: int, open_rows: list[AnyRow], wanted: list[Grant], now: dt.datetime
 ) -> tuple[list[int], list[dict[str, Any]]]:
     """(ids of open grant rows to close, values of grant rows to open) to bring a policy to ``wanted``."""
     wanted_keys = {(effect, action.lower()): action for effect, action in wanted}
@@ -190,7 +206,8 @@ def _ensure_rows(session: Session, source: Source, page: Page, stored: Stored, n
         if name not in stored.rows
     ]
     if new:
-        inserted = session.scalars(insert(PolicyRow).returning(PolicyRow), new).all()  # one statement, any order
+        p = POLICIES.c
+        inserted = session.execute(insert(POLICIES).returning(p.id, p.name, p.removed_at), new).all()  # any order
         stored.rows.update((row.name, row) for row in sorted(inserted, key=lambda row: row.id))
 
 
@@ -230,17 +247,17 @@ def apply_page(
         if (current := versions.get(policy_id)) is not None:
             closed_versions.append(current.id)
         closed_grants += [g.id for g in grants[policy_id]]
-    if back:
-        session.execute(update(PolicyRow).where(PolicyRow.id.in_(back)).values(removed_at=None))
-    if gone:
-        session.execute(update(PolicyRow).where(PolicyRow.id.in_(gone)).values(removed_at=now))
-    if closed_versions:
-        session.execute(update(PolicyVersion).where(PolicyVersion.id.in_(closed_versions)).values(valid_to=now))
-    if closed_grants:
-        session.execute(update(PolicyAction).where(PolicyAction.id.in_(closed_grants)).values(granted_to=now))
-    # Plain Core executemany (no ORM bookkeeping per row): a first check inserts hundreds of grants.
+    # Plain Core statements (no ORM bookkeeping per row): a first check inserts hundreds of grants.
     connection = session.connection()
+    if back:
+        connection.execute(update(POLICIES).where(POLICIES.c.id.in_(back)).values(removed_at=None))
+    if gone:
+        connection.execute(update(POLICIES).where(POLICIES.c.id.in_(gone)).values(removed_at=now))
+    if closed_versions:
+        connection.execute(update(VERSIONS).where(VERSIONS.c.id.in_(closed_versions)).values(valid_to=now))
+    if closed_grants:
+        connection.execute(update(GRANTS).where(GRANTS.c.id.in_(closed_grants)).values(granted_to=now))
     if new_versions:
-        connection.execute(insert(table_of(PolicyVersion)), new_versions)
+        connection.execute(insert(VERSIONS), new_versions)
     if new_grants:
-        connection.execute(insert(table_of(PolicyAction)), new_grants)
+        connection.execute(insert(GRANTS), new_grants)
