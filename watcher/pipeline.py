@@ -88,13 +88,13 @@ def _write_page(
 ) -> IngestResult:
     stored = load_stored(session, source.id)
     outcome, changes = _page_changes(session, source, page, stored)
-    snapshot = add_snapshot(
+    snapshot_id = add_snapshot(
         session, source, body=body, content_hash=page.content_hash, title=page.title,
         fetched_at=now, accepted=outcome != "suspect",
     )  # fmt: skip
     if outcome != "suspect":
         # A suspect page keeps the previous baseline: nothing of it is recorded but the snapshot.
-        apply_page(session, source, snapshot, page, now, stored)
+        apply_page(session, source, snapshot_id, page, now, stored)
         # No accepted snapshot before (a baseline) means no updates row was ever stored.
         known = set() if outcome == "baseline" else known_row_keys(session, source.id)
         rows = new_update_rows(page.updates, known)
@@ -102,9 +102,9 @@ def _write_page(
         if outcome == "changed":
             changes += [update_row_change(k, r) for k, r in rows]
     changes = assess(changes, page, load_index, risk)
-    events = add_events(session, source, snapshot.id, changes, page.content_hash, now)
+    events = add_events(session, source, snapshot_id, changes, page.content_hash, now)
     return IngestResult(
-        source.name, outcome, page.content_hash, snapshot.id, [e.kind for e in events], None, tuple(events)
+        source.name, outcome, page.content_hash, snapshot_id, [e.kind for e in events], None, tuple(events)
     )
 
 
@@ -114,7 +114,7 @@ def _write_feed(
     first = baseline(session, source.id) is None
     guids = known_guids(session, source.id)
     fresh = unknown_feed_items(feed.items, guids)
-    snapshot = add_snapshot(
+    snapshot_id = add_snapshot(
         session, source, body=body, content_hash=feed.content_hash, title=feed.title, fetched_at=now, accepted=True
     )
     add_feed_items(session, source, fresh, now, baseline=first)
@@ -123,10 +123,10 @@ def _write_feed(
     else:
         changes = new_feed_items(fresh, guids)
     changes = assess(changes, None, load_index, risk)
-    events = add_events(session, source, snapshot.id, changes, feed.content_hash, now)
+    events = add_events(session, source, snapshot_id, changes, feed.content_hash, now)
     outcome = "baseline" if first else "changed"
     return IngestResult(
-        source.name, outcome, feed.content_hash, snapshot.id, [e.kind for e in events], None, tuple(events)
+        source.name, outcome, feed.content_hash, snapshot_id, [e.kind for e in events], None, tuple(events)
     )
 
 

@@ -180,10 +180,10 @@ def _grant_changes(
     return closed, _grant_values(policy_id, opened, now)
 
 
-def _version_values(policy_id: int, policy: Policy, snapshot: Snapshot, now: dt.datetime) -> dict[str, Any]:
+def _version_values(policy_id: int, policy: Policy, snapshot_id: int, now: dt.datetime) -> dict[str, Any]:
     return {
         "policy_id": policy_id,
-        "snapshot_id": snapshot.id,
+        "snapshot_id": snapshot_id,
         "valid_from": now,
         "valid_to": None,
         "status": policy.status.value,
@@ -212,7 +212,7 @@ def _ensure_rows(session: Session, source: Source, page: Page, stored: Stored, n
 
 
 def apply_page(
-    session: Session, source: Source, snapshot: Snapshot, page: Page, now: dt.datetime, stored: Stored | None = None
+    session: Session, source: Source, snapshot_id: int, page: Page, now: dt.datetime, stored: Stored | None = None
 ) -> None:
     """Write what changed in ``page``'s policies: new versions, closed versions, grant intervals.
 
@@ -236,7 +236,7 @@ def apply_page(
             continue
         if current is not None:
             closed_versions.append(current.id)
-        new_versions.append(_version_values(row.id, policy, snapshot, now))
+        new_versions.append(_version_values(row.id, policy, snapshot_id, now))
         if policy.actions is not None:
             closed, opened = _grant_changes(row.id, grants[row.id], grants_of(policy.actions), now)
             closed_grants += closed

@@ -9,12 +9,12 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
-from watcher.db.models import Blob, Check, Snapshot, Source
+from watcher.db.models import Blob, Check, Snapshot, Source, table_of
 
 PARSER_VERSION = "1"
 
@@ -107,19 +107,19 @@ def add_snapshot(
     title: str,
     fetched_at: dt.datetime,
     accepted: bool,
-) -> Snapshot:
-    snapshot = Snapshot(
-        source_id=source.id,
-        fetched_at=fetched_at,
-        content_hash=content_hash,
-        blob_sha256=store_blob(session, body),
-        parser_version=PARSER_VERSION,
-        accepted=accepted,
-        title=title,
-    )
-    session.add(snapshot)
-    session.flush()
-    return snapshot
+) -> int:
+    """Store the body and a snapshot of it; the snapshot's id (one Core INSERT, no ORM object to flush)."""
+    values = {
+        "source_id": source.id,
+        "fetched_at": fetched_at,
+        "content_hash": content_hash,
+        "blob_sha256": store_blob(session, body),
+        "parser_version": PARSER_VERSION,
+        "accepted": accepted,
+        "title": title,
+    }
+    snapshots = table_of(Snapshot)
+    return int(session.connection().execute(insert(snapshots).returning(snapshots.c.id), values).scalar_one())
 
 
 @dataclass(frozen=True)
@@ -134,18 +134,13 @@ class CheckRecord:
 
 
 def add_check(session: Session, source: Source, record: CheckRecord) -> None:
-    session.add(
-        Check(
-            source_id=source.id,
-            started_at=record.started_at,
-            duration_ms=record.duration_ms,
-            http_status=record.http_status,
-            outcome=record.outcome,
-            bytes=record.bytes,
-            error=record.error,
-            snapshot_id=record.snapshot_id,
-        )
-    )
+    """The check's row (one Core INSERT) and the source's last check and success."""
+    values = {
+        "source_id": source.id, "started_at": record.started_at, "duration_ms": record.duration_ms,
+        "http_status": record.http_status, "outcome": record.outcome, "bytes": record.bytes, "error": record.error,
+        "snapshot_id": record.snapshot_id,
+    }  # fmt: skip
+    session.connection().execute(insert(table_of(Check)), values)
     source.last_checked_at = record.started_at
     if record.outcome != "error":
         source.last_success_at = record.started_at
