@@ -7,10 +7,10 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from watcher.db.models import Event, EventAction, Source
+from watcher.db.models import Event, EventAction, Source, table_of
 from watcher.diff import Change, ChangeKind
 
 
@@ -72,7 +72,11 @@ def add_events(
         session.add(event)
         events.append(event)
     session.flush()
-    for event, change in zip(events, [keyed[e.dedupe_key] for e in events], strict=True):
-        for effect, action in change.grants:
-            session.add(EventAction(event_id=event.id, action=action, action_lc=action.lower(), effect=effect))
+    actions = [
+        {"event_id": event.id, "action": action, "action_lc": action.lower(), "effect": effect}
+        for event in events
+        for effect, action in keyed[event.dedupe_key].grants
+    ]
+    if actions:  # one executemany: a policy added with thousands of actions is not thousands of ORM objects
+        session.connection().execute(insert(table_of(EventAction)), actions)
     return events
