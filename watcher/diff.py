@@ -94,32 +94,45 @@ def _conditions(policy: Policy) -> set[str]:
     }
 
 
-def _scopes(policy: Policy) -> dict[Grant, set[str]]:
-    """What each grant (by effect and lower-cased action) applies to: the rest of its statements, ``Sid`` aside.
+def _scope_groups(policy: Policy) -> dict[tuple[str, str], set[str]]:
+    """The lower-cased actions of each (effect, scope): a scope is the rest of a statement, ``Sid`` aside, and the
+    effect of a ``NotAction`` entry is ``NotAction``.
 
     Two policies with the same actions and the same set of resources can still differ: a resource or condition
     moved from one statement to another changes what each action reaches.
     """
-    out: dict[Grant, set[str]] = {}
+    out: dict[tuple[str, str], set[str]] = {}
     for st in statements(policy.document or {}):
         scope = json.dumps({k: v for k, v in st.items() if k not in ("Sid", "Action", "NotAction")}, sort_keys=True)
         effect = "Deny" if str(st.get("Effect", "")).lower() == "deny" else "Allow"
         for key in ("Action", "NotAction"):
             values = st.get(key, [])
-            for action in values if isinstance(values, list) else [values]:
-                if isinstance(action, str):
-                    out.setdefault(("NotAction" if key == "NotAction" else effect, action.lower()), set()).add(scope)
+            actions = out.setdefault(("NotAction" if key == "NotAction" else effect, scope), set())
+            actions.update(a.lower() for a in (values if isinstance(values, list) else [values]) if isinstance(a, str))
     return out
 
 
 def _rescoped(old: Policy, new: Policy) -> list[str]:
-    """Actions (as published in ``new``) granted on both sides whose resources or conditions changed."""
-    old_scopes, new_scopes = _scopes(old), _scopes(new)
+    """Actions (as published in ``new``) granted on both sides whose resources or conditions changed.
+
+    A grant's scopes are those of the groups holding it. They differ exactly when some group holds it on one side
+    only, so only the groups' symmetric differences are looked at (a policy of thousands of actions that changed
+    one is a few set operations, not a set of scopes per action).
+    """
+    old_groups, new_groups = _scope_groups(old), _scope_groups(new)
+    moved: set[Grant] = set()
+    for key in old_groups.keys() | new_groups.keys():
+        changed = old_groups.get(key, set()) ^ new_groups.get(key, set())
+        moved.update((key[0], action) for action in changed)
+    if not moved:
+        return []
+
+    def granted(groups: dict[tuple[str, str], set[str]]) -> set[Grant]:
+        return {(effect, action) for (effect, _), actions in groups.items() for action in actions}
+
+    both = moved & granted(old_groups) & granted(new_groups)
     names = {(e, a.lower()): a for e, a in grants_of(new.actions or ActionSet())}
-    return sorted(
-        {names.get(g, g[1]) for g, scope in new_scopes.items() if g in old_scopes and old_scopes[g] != scope},
-        key=str.lower,
-    )
+    return sorted({names.get(g, g[1]) for g in both}, key=lambda action: (action.lower(), action))
 
 
 def layout_suspect(old: Page, new: Page) -> str | None:
