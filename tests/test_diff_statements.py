@@ -6,9 +6,14 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.diff_helpers import Summary, allow, page_of, policy, summary
-from watcher.diff import Change, ChangeKind, diff_pages, grants_of
+from tests.property_helpers import FAST
+from watcher.canonical import statements
+from watcher.diff import Change, ChangeKind, _rescoped, diff_pages, grants_of
+from watcher.model import Policy
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Actions: case, effects, NotAction; statements: Resource and Condition
@@ -183,3 +188,36 @@ def test_grants_of_lists_allow_then_deny_then_not_action() -> None:
     )
     assert p.actions is not None
     assert grants_of(p.actions) == [("Allow", "a:A"), ("Deny", "b:B"), ("NotAction", "c:C")]
+
+
+_ACTIONS = st.sampled_from(["s3:GetObject", "S3:getobject", "s3:PutObject", "iam:PassRole", "ec2:*", "kms:Decrypt"])
+_STATEMENTS = st.fixed_dictionaries(
+    {
+        "Effect": st.sampled_from(["Allow", "Deny"]),
+        "Resource": st.sampled_from(["*", BUCKET_A, [BUCKET_A, BUCKET_B]]),
+        "Action": st.lists(_ACTIONS, min_size=1, max_size=4, unique=True),
+    },
+    optional={"Condition": st.sampled_from([{"Bool": {"aws:SecureTransport": "true"}}]), "Sid": st.just("S")},
+)
+
+
+def _scopes_per_action(p: Policy) -> dict[tuple[str, str], set[str]]:
+    """The definition: each grant (effect, lower-cased action) with the scopes of every statement holding it."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for s in statements(p.document or {}):
+        scope = json.dumps({k: v for k, v in s.items() if k not in ("Sid", "Action", "NotAction")}, sort_keys=True)
+        for action in s["Action"]:
+            out.setdefault((s["Effect"], action.lower()), set()).add(scope)
+    return out
+
+
+@FAST
+@given(st.lists(_STATEMENTS, max_size=4), st.lists(_STATEMENTS, max_size=4), st.booleans())
+def test_rescoped_actions_are_exactly_those_granted_on_both_sides_whose_scopes_differ(
+    old_statements: list[dict[str, Any]], new_statements: list[dict[str, Any]], same_start: bool
+) -> None:
+    old = policy("P", *old_statements)
+    new = policy("P", *(old_statements[:1] + new_statements if same_start else new_statements))
+    before, after = _scopes_per_action(old), _scopes_per_action(new)
+    want = {action for (effect, action), scopes in after.items() if before.get((effect, action), scopes) != scopes}
+    assert {a.lower() for a in _rescoped(old, new)} == want
