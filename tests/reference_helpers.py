@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import FIXTURES, REKOGNITION
 from tests.loopback import Loopback, Reply, loopback
-from watcher.checker import Checker, CheckOutcome
+from watcher.checker import Checker
 from watcher.config import Settings, SourceSettings
 from watcher.db.models import Event, Source
 from watcher.fetch import Fetcher
 from watcher.model import Page
+from watcher.outcome import CheckOutcome
 from watcher.parse import parse
 
 PAGE_PATH = "/rekognition/latest/dg/security-iam-awsmanpol.html"

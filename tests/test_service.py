@@ -13,9 +13,9 @@ import requests
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from watcher.checker import CheckOutcome
 from watcher.config import Settings, SourceSettings
 from watcher.observe import Metrics, StatusServer
+from watcher.outcome import CheckOutcome
 from watcher.service import JobPlan, Service, pages_of_guide, plan_jobs
 
 NOW = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.UTC)

@@ -27,7 +27,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -37,6 +37,7 @@ from watcher.db.models import Event, Source
 from watcher.diff import Change
 from watcher.fetch import Fetcher, FetchResult
 from watcher.health import Health, after_failure, after_success
+from watcher.outcome import CheckOutcome
 from watcher.parse_pool import parse_here
 from watcher.references import Found, derived_name, read_references
 from watcher.store.checks import (
@@ -72,23 +73,6 @@ log = logging.getLogger("watcher.checker")
 
 def replica_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    source: str
-    outcome: str  # not_modified | unchanged | changed | baseline | suspect | error | skipped
-    status: int | None = None
-    ms: int = 0
-    bytes: int = 0
-    events: list[str] = field(default_factory=list)
-    error: str | None = None
-    derived: tuple[CheckOutcome, ...] = ()
-    """The checks of the reference pages this page links to (its derived sources), in the order they ran."""
-
-    def checks(self) -> list[CheckOutcome]:
-        """This check, then the derived ones: one log line each."""
-        return [self, *self.derived]
 
 
 def _utcnow() -> dt.datetime:

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 import click
 from sqlalchemy.exc import OperationalError
 
-from watcher.checker import Checker, CheckOutcome
+from watcher.checker import Checker
 from watcher.config import ConfigError, Settings, load_settings
 from watcher.db.engine import make_engine, session_factory
 from watcher.db.migrate import at_head, upgrade
 from watcher.fetch import Fetcher
 from watcher.memory import limit_arenas
 from watcher.notify.settings import SecretMissing, Secrets
+from watcher.outcome import CheckOutcome
 from watcher.parse_pool import ParsePool
 from watcher.store.quiet import BATCH as QUIET_BATCH
 

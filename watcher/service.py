@@ -23,12 +23,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from watcher.checker import Checker, CheckOutcome
+from watcher.checker import Checker
 from watcher.config import Settings, SourceSettings
 from watcher.db.models import Delivery, Source
 from watcher.memory import Quiesce
 from watcher.observe import Metrics, log_check
 from watcher.outbox import Deliverer
+from watcher.outcome import CheckOutcome
 
 log = logging.getLogger("watcher.service")
 
