@@ -299,13 +299,14 @@ class Checker:
         # The parser (bs4, lxml, feedparser) loads with the first new body: a cycle of 304s never needs it.
         from watcher.pipeline import IngestResult, ingest
 
-        derived_left = [True]
+        derived_left = True  # whether a derived source of the page may be enabled after this check
 
         def after_write(session: Session, source: Source, ingested: IngestResult) -> IngestResult:
+            nonlocal derived_left
             if found is not None and ingested.outcome != "error":
                 # Only a new accepted version of the page says a link is gone; a suspect one only adds.
                 disable = ingested.outcome in ("baseline", "changed")
-                derived_left[0] = self._sync_links(session, config, found, now, disable_others=disable)
+                derived_left = self._sync_links(session, config, found, now, disable_others=disable)
             health = self._after(source, result, now, session)
             self._notify(session, [*ingested.written, *health], now)
             return IngestResult(
@@ -324,7 +325,7 @@ class Checker:
             config.name, ingested.outcome, result.status, result.elapsed_ms, len(result.body),
             ingested.events, ingested.error,
         )  # fmt: skip
-        return outcome, not derived_left[0]
+        return outcome, not derived_left
 
     def _record(
         self,

@@ -103,9 +103,8 @@ def _write_page(
             changes += [update_row_change(k, r) for k, r in rows]
     changes = assess(changes, page, load_index, risk)
     events = add_events(session, source, snapshot_id, changes, page.content_hash, now)
-    return IngestResult(
-        source.name, outcome, page.content_hash, snapshot_id, [e.kind for e in events], None, tuple(events)
-    )
+    kinds = [e.kind for e in events]
+    return IngestResult(source.name, outcome, page.content_hash, snapshot_id, kinds, written=tuple(events))
 
 
 def _write_feed(
@@ -125,9 +124,8 @@ def _write_feed(
     changes = assess(changes, None, load_index, risk)
     events = add_events(session, source, snapshot_id, changes, feed.content_hash, now)
     outcome = "baseline" if first else "changed"
-    return IngestResult(
-        source.name, outcome, feed.content_hash, snapshot_id, [e.kind for e in events], None, tuple(events)
-    )
+    kinds = [e.kind for e in events]
+    return IngestResult(source.name, outcome, feed.content_hash, snapshot_id, kinds, written=tuple(events))
 
 
 AfterWrite = Callable[[Session, Source, "IngestResult"], "IngestResult"]
