@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import TYPE_CHECKING
 
 from bs4 import BeautifulSoup
-from markdown_it import MarkdownIt
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _HEADING = re.compile(r"^#{1,6}\s+\S", re.MULTILINE)
 
@@ -22,6 +25,8 @@ def looks_like_markdown(text: str) -> bool:
 
 @functools.cache
 def _renderer() -> MarkdownIt:
+    from markdown_it import MarkdownIt  # loaded with the first markdown body: pages are HTML
+
     return MarkdownIt("commonmark", {"html": True}).enable("table")
 
 
