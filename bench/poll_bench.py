@@ -4,7 +4,8 @@ Three workloads, each a whole cycle over the 200 pages: cold (nothing known), un
 304) and 10 changed (10 pages have a new version). Each round runs, per workload and in this order, urlwatch,
 a one-shot ``watcher check --config FILE`` (both as subprocesses: wall time, user+sys CPU and peak RSS from
 ``os.wait4``), then one cycle inside a running service (``Service.run_source`` for every source through a
-``ThreadPoolExecutor(10)`` in this process: wall and process CPU). After the rounds, ``watcher run`` starts
+``ThreadPoolExecutor(10)`` in a child process, ``bench.poll_child``: wall, CPU with its parse workers', its peak
+RSS during the cycle and its parse workers' from ``/proc``). After the rounds, ``watcher run`` starts
 with a fresh database and an interval of one hour; once its log shows the 200 first checks, its RSS is read
 from ``/proc``. It prints medians, ratios and the targets next to them; it never asserts anything. Each round also
 times a process that only imports requests and ``sqlalchemy.orm`` (the stack floor): where that alone is over a
@@ -246,6 +247,15 @@ class Results:
                 seen = " | ".join(sorted(self.saw[workload, tool]))
                 print(f"{name:<11}{tool:<15}{wall:7.2f}{cpu:7.2f}{shown}  {wall_ratio:<26}{peak_ratio:<26}{seen}")
 
+    def workers(self) -> str:
+        """The in-service parse workers' peak memory per workload where any ran."""
+        peaks = [
+            f"{workload} {self.median(workload, 'in-service', lambda u: u.workers_peak_mb):.1f} MB"
+            for workload in WORKLOADS
+            if any(u.workers_peak_mb for u in self.runs[workload, "in-service"])
+        ]
+        return ", ".join(peaks) + " (the largest worker of a cycle, median)" if peaks else "none ran"
+
     def print_floor(self) -> None:
         """The floor's share of urlwatch's whole runs: where it is over a target, no implementation on this stack
         can meet that target."""
@@ -333,8 +343,8 @@ def main() -> None:
     runner.close()
     results.print(args.rounds)
     print("(start-up: `--version` of each. in-service: one cycle of Service.run_source x 200, ThreadPoolExecutor(10),")
-    print(" in a child process (bench.poll_service); CPU of that process and of its parse workers; for its memory")
-    print(" see the idle service below)")
+    print(" in a child process (bench.poll_service); CPU of that process and of its parse workers; peak MB: that")
+    print(f" process's VmHWM during the cycle. Parse workers, started when bodies come, peaked at {results.workers()})")
     results.print_floor()
     first, rss, hwm = (statistics.median(x) for x in zip(*idle, strict=True))
     print(

@@ -6,6 +6,7 @@ Nothing is imported at the top: the parse workers the service spawns import this
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ def serve(config: Path, database: Path) -> None:
         try:
             for _ in sys.stdin:
                 usage, saw = service.cycle()
-                print(json.dumps({"wall": usage.wall, "cpu": usage.cpu, "saw": saw}), flush=True)
+                print(json.dumps({**dataclasses.asdict(usage), "saw": saw}), flush=True)
         finally:
             service.close()
 

@@ -26,6 +26,7 @@ from watcher.config import DatabaseSettings, Settings
 from watcher.db.engine import make_engine, session_factory
 from watcher.db.migrate import upgrade
 from watcher.fetch import Fetcher
+from watcher.memory import limit_arenas
 from watcher.observe import Metrics, configure_logging
 from watcher.parse_pool import ParsePool
 from watcher.service import Service
@@ -40,6 +41,8 @@ class Usage:
     wall: float
     cpu: float
     peak_mb: float | None = None
+    workers_peak_mb: float | None = None
+    """In-service cycles: the peak RSS of the largest parse worker of the cycle (none ran: ``None``)."""
 
 
 class InService:
@@ -47,6 +50,7 @@ class InService:
     cycle, so that every source is due (the service skips those checked less than half an interval ago)."""
 
     def __init__(self, settings: Settings, database: Path) -> None:
+        limit_arenas()  # as ``watcher run`` does first
         self.settings = settings.model_copy(update={"database": DatabaseSettings(url=f"sqlite:///{database}")})
         self.engine = make_engine(self.settings.database.url)
         upgrade(self.engine)
@@ -65,6 +69,7 @@ class InService:
     def cycle(self, profiler: cProfile.Profile | None = None) -> tuple[Usage, str]:
         self.offset += dt.timedelta(hours=1)
         names = list(self.service.sources)
+        _reset_peak()
         before, start = _cpu(), time.perf_counter()
         if profiler is not None:  # cProfile sees one thread only: run the cycle serially
             outcomes = profiler.runcall(lambda: [self.service.run_source(n) for n in names])
@@ -72,15 +77,43 @@ class InService:
             with ThreadPoolExecutor(WORKERS) as pool:
                 outcomes = list(pool.map(self.service.run_source, names))
         wall = time.perf_counter() - start
+        workers = max(_workers_peak_mb(), default=None)
         self.parsers.close()  # the parse workers' CPU counts once they are reaped (RUSAGE_CHILDREN)
         cpu = _cpu() - before
         counts = Counter(o.outcome for o in outcomes)
-        return Usage(wall, cpu), ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        usage = Usage(wall, cpu, _status_mb(Path("/proc/self/status")), workers)
+        return usage, ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
     def close(self) -> None:
         self.parsers.close()
         self.fetcher.close()
         self.engine.dispose()
+
+
+def _reset_peak() -> None:
+    """Start this process's ``VmHWM`` again from its current RSS (Linux: ``5`` in ``/proc/self/clear_refs``)."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def _status_mb(status: Path) -> float:
+    """A process's peak RSS (``VmHWM``) in MB; for this process, since ``_reset_peak``."""
+    return int(status.read_text().split("VmHWM:")[1].split()[0]) / 1024
+
+
+def _workers_peak_mb() -> list[float]:
+    """The peak RSS of each parse worker of this process now running. Read from ``/proc``: ``ru_maxrss`` would count
+    this process's memory in each, as Linux keeps a child's high-water mark from before its ``exec``."""
+    peaks = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            cmdline = (status.parent / "cmdline").read_bytes()
+        except OSError:  # a process that ended meanwhile
+            continue
+        if f"\nPPid:\t{os.getpid()}\n" in text and b"spawn_main" in cmdline:
+            peaks.append(_status_mb(status))
+    return peaks
 
 
 def _cpu() -> float:
@@ -122,7 +155,8 @@ class ServiceProcess:
         self.proc.stdin.write("cycle\n")
         self.proc.stdin.flush()
         answer = json.loads(self.proc.stdout.readline())
-        return Usage(answer["wall"], answer["cpu"]), answer["saw"]
+        saw = answer.pop("saw")
+        return Usage(**answer), saw
 
     def close(self) -> None:
         assert self.proc.stdin is not None
