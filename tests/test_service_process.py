@@ -6,6 +6,7 @@ service says it did, never on the clock.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
@@ -30,9 +31,9 @@ TIMEOUT = 60.0
 class Running:
     """A ``watcher run`` subprocess whose stderr lines arrive in a queue."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, *args: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "watcher", "run", "--config", str(config)],
+            [sys.executable, "-m", "watcher", "run", "--config", str(config), *args],
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -101,8 +102,9 @@ def server() -> Iterator[Loopback]:
         yield s
 
 
-def test_sigterm_finishes_the_check_in_flight_and_exits_0(
-    tmp_path: Path, db_url: str, sessions: sessionmaker[Session], server: Loopback
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_finishes_the_check_in_flight_and_exits_0(
+    stop: signal.Signals, tmp_path: Path, db_url: str, sessions: sessionmaker[Session], server: Loopback
 ) -> None:
     gate = threading.Event()
     server.script("/rekognition.html", Reply(200, (REKOGNITION / "page-v1.html").read_bytes(), gate=gate))
@@ -110,7 +112,7 @@ def test_sigterm_finishes_the_check_in_flight_and_exits_0(
     try:
         service.wait_for("watching 1 sources")
         assert server.wait_in_flight(1)  # the check is in flight, its answer held back
-        service.process.send_signal(signal.SIGTERM)
+        service.process.send_signal(stop)
         service.wait_for("stopping")
         service.seen.clear()
         gate.set()
@@ -120,6 +122,31 @@ def test_sigterm_finishes_the_check_in_flight_and_exits_0(
         service.kill()
     assert "outcome=baseline" in " ".join(service.seen) or count(sessions, Snapshot) == 1
     assert (count(sessions, Snapshot), count(sessions, Check), count(sessions, Event)) == (1, 1, 1)
+
+
+def test_json_logs_are_one_object_a_line_and_a_check_names_source_outcome_status_ms_and_bytes(
+    tmp_path: Path, db_url: str, server: Loopback
+) -> None:
+    body = (REKOGNITION / "page-v1.html").read_bytes()
+    server.script("/rekognition.html", Reply(200, body))
+    secret = "not-this-s3cret"  # a database password (PostgreSQL trusts this client and ignores it)
+    url = db_url.replace("postgres@", f"postgres:{secret}@", 1)
+    service = Running(_config(tmp_path, url, server, ["rekognition"]), "--log-format", "json")
+    try:
+        service.wait_for('"outcome": "baseline"')
+        assert service.stop() == 0
+        service.wait_for('"message": "stopped"')
+    finally:
+        service.kill()
+    records = [json.loads(line) for line in service.seen]
+    check = next(r for r in records if r["message"].startswith("check "))
+    assert {k: check[k] for k in ("level", "logger", "source", "outcome", "status", "bytes")} == {
+        "level": "info", "logger": "watcher", "source": "rekognition", "outcome": "baseline", "status": 200,
+        "bytes": len(body),
+    }  # fmt: skip
+    assert isinstance(check["ms"], int) and check["ms"] >= 0
+    assert [r["message"] for r in records][-2:] == ["stopping: finishing the checks in flight", "stopped"]
+    assert not any(secret in line for line in service.seen)
 
 
 def test_sigterm_during_a_retry_backoff_exits_at_once_without_counting_a_failure(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -136,7 +137,9 @@ def run(config_path: Path | None, log_format: str | None) -> None:
         service.quiesce.on_idle.append(rt.parsers.idle)  # and the parse workers stop
         status = StatusServer(settings.service.listen_host, settings.service.listen_port, metrics, service.healthy)
         status.start()
-        click.echo(f"status on http://{settings.service.listen_host}:{status.port}/healthz and /metrics", err=True)
+        # A log line, so that ``--log-format json`` gives nothing but JSON lines.
+        where = f"http://{settings.service.listen_host}:{status.port}"
+        logging.getLogger("watcher").info("status on %s/healthz and /metrics", where)
         try:
             service.run_forever()
         finally:
