@@ -240,3 +240,15 @@ def test_sync_all_creates_the_configured_sources_rows_and_brings_changed_ones_in
         "a": ("page", server.url("/a.html"), "Amazon S3", None),
         "b": ("feed", server.url("/moved.rss"), None, None),  # another URL: the old validators are dropped
     }
+
+
+def test_a_recorded_body_reports_its_parse_warnings_and_the_same_content_again_does_not(
+    checker: tuple[Checker, Clock, SourceSettings], server: Loopback
+) -> None:
+    check, clock, source = checker
+    # page-v1 as AWS published it: AmazonRekognitionCustomLabelsFullAccess's JSON misses a comma (repaired).
+    server.script("/page.html", Reply(200, V1), Reply(200, V1 + b"<!-- served again -->"))
+    first = check.check(source)
+    clock.advance(1)
+    again = check.check(source)  # another body, parsed: the same content, whose warnings were counted
+    assert [(o.outcome, o.warnings) for o in (first, again)] == [("baseline", ("repaired_json",)), ("unchanged", ())]

@@ -11,9 +11,11 @@ from collections.abc import Iterator
 import pytest
 import requests
 from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import generate_latest
 from sqlalchemy.orm import Session, sessionmaker
 
 from watcher.config import Settings, SourceSettings
+from watcher.db.models import Delivery
 from watcher.observe import Metrics, StatusServer
 from watcher.outcome import CheckOutcome
 from watcher.service import JobPlan, Service, pages_of_guide, plan_jobs
@@ -160,6 +162,49 @@ def test_healthz_answers_200_while_the_scheduler_runs_and_the_database_answers(
         assert requests.get(base + "/nope", timeout=5).status_code == 404
     finally:
         status.stop()
+
+
+def test_metrics_count_parse_warnings_by_source_and_code() -> None:
+    metrics = Metrics()
+    metrics.record("rek-page", "changed", [], NOW, ["repaired_json", "repaired_json", "no_updates_table"])
+    metrics.record("rek-page", "not_modified", [], NOW)
+    body = generate_latest(metrics.registry).decode()
+    assert 'watcher_parse_warnings_total{code="repaired_json",source="rek-page"} 2.0' in body
+    assert 'watcher_parse_warnings_total{code="no_updates_table",source="rek-page"} 1.0' in body
+
+
+def test_a_checks_parse_warnings_reach_the_metrics(
+    sessions: sessionmaker[Session], paused: BackgroundScheduler
+) -> None:
+    found = CheckOutcome("rek-page", "baseline", 200, warnings=("unparseable_json",))
+    service = _service(sessions, FakeChecker({"rek-page": found}), paused)
+    service.run_source("rek-page")
+    body = generate_latest(service.metrics.registry).decode()
+    assert 'watcher_parse_warnings_total{code="unparseable_json",source="rek-page"} 1.0' in body
+
+
+def test_the_deliverer_job_sets_the_outbox_depth_by_status(
+    sessions: sessionmaker[Session], paused: BackgroundScheduler
+) -> None:
+    with sessions() as session:
+        session.add_all(
+            Delivery(channel="ops", digest_key=f"k{i}", status=status, next_attempt_at=NOW, created_at=NOW)
+            for i, status in enumerate(["pending", "pending", "retrying", "dead", "sent"])
+        )
+        session.commit()
+
+    class Idle:
+        def run_once(self) -> list[object]:
+            return []
+
+    metrics = Metrics()
+    service = Service(_settings(), sessions, FakeChecker({}), metrics, paused, deliverer=Idle())  # type: ignore[arg-type]
+    service.deliver()
+    body = generate_latest(metrics.registry).decode()
+    depth = {s: f'watcher_outbox_rows{{status="{s}"}}' for s in ("pending", "sending", "retrying", "dead")}
+    assert [line for line in body.splitlines() if line.startswith(tuple(depth.values()))] == [
+        f"{depth['pending']} 2.0", f"{depth['sending']} 0.0", f"{depth['retrying']} 1.0", f"{depth['dead']} 1.0",
+    ]  # fmt: skip
 
 
 def test_after_sigterm_queued_checks_are_skipped_and_only_those_in_flight_finish(

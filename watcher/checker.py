@@ -321,9 +321,10 @@ class Checker:
                 self.sessions, config.name, result.body, url=config.url, now=now, http_status=result.status,
                 after_write=after_write, dry_run=dry_run, risk=self.settings.risk, parsed=parsed,
             )  # fmt: skip
+        warnings = () if ingested.outcome == "unchanged" else tuple(w.code for w in parsed.warnings)
         outcome = CheckOutcome(
             config.name, ingested.outcome, result.status, result.elapsed_ms, len(result.body),
-            ingested.events, ingested.error,
+            ingested.events, ingested.error, warnings,
         )  # fmt: skip
         return outcome, not derived_left
 

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -37,11 +37,19 @@ class Metrics:
         )  # fmt: skip
         self.outbox = Gauge("watcher_outbox_rows", "Outbox rows by status.", ["status"], registry=self.registry)
         self.parse_warnings = Counter(
-            "watcher_parse_warnings", "Parser warnings by source.", ["source"], registry=self.registry
+            "watcher_parse_warnings",
+            "Parser warnings about newly recorded bodies (repaired or unreadable JSON, no updates table...), by source "
+            "and warning code.",
+            ["source", "code"],
+            registry=self.registry,
         )
 
-    def record(self, source: str, outcome: str, events: list[str], now: dt.datetime) -> None:
+    def record(
+        self, source: str, outcome: str, events: list[str], now: dt.datetime, warnings: Iterable[str] = ()
+    ) -> None:
         self.checks.labels(source, outcome).inc()
+        for code in warnings:
+            self.parse_warnings.labels(source, code).inc()
         if outcome == "error":
             self.failures.labels(source).inc()
         elif outcome != "skipped":

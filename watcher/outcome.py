@@ -14,6 +14,9 @@ class CheckOutcome:
     bytes: int = 0
     events: list[str] = field(default_factory=list)
     error: str | None = None
+    warnings: tuple[str, ...] = ()
+    """The codes of the parser's warnings about a body this check parsed and recorded (none for a 304, or for a body
+    whose content is already stored: its warnings were counted when it was first recorded)."""
     derived: tuple[CheckOutcome, ...] = ()
     """The checks of the reference pages this page links to (its derived sources), in the order they ran."""
 

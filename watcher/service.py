@@ -189,7 +189,7 @@ class Service:
             return CheckOutcome(name, "error", error="internal error (see log)")
         for one in outcome.checks():
             log_check(one.source, one.outcome, one.status, one.ms, one.bytes, one.error)
-            self.metrics.record(one.source, one.outcome, one.events, self.checker.clock())
+            self.metrics.record(one.source, one.outcome, one.events, self.checker.clock(), one.warnings)
         if "feed_item_added" in outcome.events:
             self.trigger(pages_of_guide(self.sources.values(), config))
         return outcome
