@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,6 +16,7 @@ from prometheus_client import generate_latest
 from sqlalchemy.orm import Session, sessionmaker
 
 from watcher.config import Settings, SourceSettings
+from watcher.db.engine import make_engine, session_factory
 from watcher.db.models import Delivery
 from watcher.observe import Metrics, StatusServer
 from watcher.outcome import CheckOutcome
@@ -162,6 +164,21 @@ def test_healthz_answers_200_while_the_scheduler_runs_and_the_database_answers(
         assert requests.get(base + "/nope", timeout=5).status_code == 404
     finally:
         status.stop()
+
+
+def test_healthz_answers_503_naming_the_database_when_it_does_not_answer(
+    tmp_path: Path, paused: BackgroundScheduler
+) -> None:
+    (tmp_path / "watcher.db").mkdir()  # a directory where the database file should be: SQLite cannot open it
+    unreachable = session_factory(make_engine(f"sqlite:///{tmp_path / 'watcher.db'}"))
+    service = Service(_settings(), unreachable, FakeChecker({}), Metrics(), paused)  # type: ignore[arg-type]
+    status = StatusServer("127.0.0.1", 0, service.metrics, service.healthy)
+    status.start()
+    try:
+        answer = requests.get(f"http://127.0.0.1:{status.port}/healthz", timeout=5)
+    finally:
+        status.stop()
+    assert (answer.status_code, answer.text) == (503, "database unavailable: OperationalError\n")
 
 
 def test_metrics_count_parse_warnings_by_source_and_code() -> None:
