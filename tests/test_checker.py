@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import REKOGNITION
 from tests.history_helpers import count
-from tests.loopback import Close, Loopback, Reply, loopback
+from tests.loopback import Close, Hang, Loopback, Reply, Step, loopback
 from watcher.checker import Checker
 from watcher.config import Settings, SourceSettings
 from watcher.db.models import Check, Event, Snapshot, Source
@@ -252,3 +252,40 @@ def test_a_recorded_body_reports_its_parse_warnings_and_the_same_content_again_d
     clock.advance(1)
     again = check.check(source)  # another body, parsed: the same content, whose warnings were counted
     assert [(o.outcome, o.warnings) for o in (first, again)] == [("baseline", ("repaired_json",)), ("unchanged", ())]
+
+
+PDF = b"%PDF-1.4\n" + b"0" * 1000
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (Reply(429, headers={"Retry-After": "0"}), "HTTP 429 Too Many Requests"),
+        (Reply(500), "HTTP 500 Internal Server Error"),
+        (Close(), "connection failed: RemoteDisconnected"),
+        (Hang(), "read timeout (0.2 s)"),
+        (Reply(200, V1[:1000], length=len(V1)), "truncated body"),
+        (Reply(200, V1 * 8), "larger than 100000 bytes"),
+        (Reply(302, headers={"Location": "/page.html"}), "redirect loop"),
+        (Reply(200, PDF, content_type="application/pdf"), "unexpected content type 'application/pdf'"),
+    ],
+    ids=["429", "500", "reset", "read-timeout", "truncated", "over-cap", "redirect-loop", "pdf"],
+)
+def test_a_failed_fetch_is_an_error_with_no_snapshot_and_no_alert_and_the_next_good_one_is_unchanged(
+    answer: Step, error: str, server: Loopback, sessions: sessionmaker[Session]
+) -> None:
+    http = _settings(server).http.model_copy(update={"read_timeout": 0.2, "max_bytes": 100_000})
+    settings = _settings(server).model_copy(update={"http": http})
+    clock = Clock()
+    server.script("/page.html", Reply(200, V1), answer, Reply(200, V1))
+    with Fetcher(settings.http) as fetcher:
+        check = Checker(settings, sessions, fetcher, owner="test", clock=clock)
+        results = []
+        for _ in range(3):
+            results.append(check.check(settings.sources[0]))
+            clock.advance(1)
+    failed = results[1]
+    assert (failed.outcome, failed.events) == ("error", [])
+    assert failed.error is not None and failed.error.startswith(error), failed.error
+    assert [(r.outcome, r.events) for r in (results[0], results[2])] == [("baseline", ["baseline"]), ("unchanged", [])]
+    assert (count(sessions, Snapshot), count(sessions, Event)) == (1, 1)
