@@ -89,6 +89,20 @@ def test_an_identical_body_is_not_parsed_again(
     assert _outcomes(sessions) == ["baseline", "unchanged"]
 
 
+def test_a_last_modified_date_is_sent_back_and_a_304_is_not_modified(
+    checker: tuple[Checker, Clock, SourceSettings], server: Loopback, sessions: sessionmaker[Session]
+) -> None:
+    check, clock, source = checker
+    modified = {"Last-Modified": "Mon, 05 Jan 2026 08:00:00 GMT"}
+    server.script("/page.html", Reply(200, V1, headers=modified), Reply(304))
+    check.check(source)
+    clock.advance(1)
+    assert check.check(source).outcome == "not_modified"
+    seen = server.requests[-1]
+    assert (seen.header("If-Modified-Since"), seen.header("If-None-Match")) == (modified["Last-Modified"], None)
+    assert (count(sessions, Snapshot), _outcomes(sessions)) == (1, ["baseline", "not_modified"])
+
+
 def test_a_change_is_ingested_with_its_events(checker: tuple[Checker, Clock, SourceSettings], server: Loopback) -> None:
     check, clock, source = checker
     server.script("/page.html", Reply(200, V1), Reply(200, V2))
