@@ -120,6 +120,31 @@ def test_a_new_feed_item_checks_the_guides_pages_at_once(
     assert checker.calls == [("rek-feed", False), ("rek-page", True), ("rek-page", False)]  # forced once
 
 
+def test_a_page_being_checked_when_a_feed_item_asks_for_it_is_checked_again_when_its_check_ends(
+    sessions: sessionmaker[Session], paused: BackgroundScheduler
+) -> None:
+    later = NOW + dt.timedelta(hours=5)
+
+    class FeedArrivesMidCheck(FakeChecker):
+        def check(self, config: SourceSettings, *, force: bool = False, dry_run: bool = False) -> CheckOutcome:
+            if not self.calls:  # the first check of rek-page is in flight when the feed's new item arrives
+                service.trigger(["rek-page"])
+                seen.append(paused.get_job("rek-page").next_run_time)
+            return super().check(config, force=force, dry_run=dry_run)
+
+    seen: list[dt.datetime] = []
+    checker = FeedArrivesMidCheck({})
+    service = _service(sessions, checker, paused)
+    service.install_jobs(later)
+    service.run_source("rek-page")
+    assert seen == [later]  # not re-armed while in flight: APScheduler would skip a second instance
+    assert paused.get_job("rek-page").next_run_time == NOW  # re-armed once the check ended
+    paused.modify_job("rek-page", next_run_time=later)
+    service.run_source("rek-page")
+    assert checker.calls == [("rek-page", False), ("rek-page", True)]
+    assert paused.get_job("rek-page").next_run_time == later  # nothing asked meanwhile: not re-armed
+
+
 @pytest.mark.parametrize(
     ("outcome", "trims"), [("not_modified", 0), ("skipped", 0), ("unchanged", 1), ("changed", 1), ("error", 1)]
 )

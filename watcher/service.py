@@ -82,6 +82,9 @@ class Service:
             executors={"default": ThreadPoolExecutor(settings.http.concurrency)}, timezone=dt.UTC
         )
         self._forced: set[str] = set()
+        """Sources whose next check ignores freshness (a new feed item asked for it)."""
+        self._running: set[str] = set()
+        """Sources being checked now: a feed item that asks for one of them has it checked again when it ends."""
         self.quiesce = Quiesce()
         """Returns freed memory to the system whenever the last check in flight ends."""
         self._stopping = threading.Event()
@@ -178,6 +181,7 @@ class Service:
         with self._lock:
             force = name in self._forced
             self._forced.discard(name)
+            self._running.add(name)
         try:
             with self.quiesce.busy():
                 outcome = self.checker.check(config, force=force)
@@ -187,6 +191,8 @@ class Service:
             log.exception("check of %s failed unexpectedly", name)
             self.metrics.record(name, "error", [], self.checker.clock())
             return CheckOutcome(name, "error", error="internal error (see log)")
+        finally:
+            self._rearm_if_asked(name)
         for one in outcome.checks():
             log_check(one.source, one.outcome, one.status, one.ms, one.bytes, one.error)
             self.metrics.record(one.source, one.outcome, one.events, self.checker.clock(), one.warnings)
@@ -195,13 +201,28 @@ class Service:
         return outcome
 
     def trigger(self, names: Iterable[str]) -> None:
+        """Check these sources now, ignoring freshness. One being checked is checked again once that check ends:
+        it may have read the page before the change the feed announces (and APScheduler would skip a second
+        instance of its job with a warning)."""
         now = self.checker.clock()
         for name in names:
             with self._lock:
                 self._forced.add(name)
-            if self.scheduler.get_job(name) is not None:
+                running = name in self._running
+            if running:
+                log.info("new feed item: %s is being checked; checking it again when that check ends", name)
+            elif self.scheduler.get_job(name) is not None:
                 self.scheduler.modify_job(name, next_run_time=now)
                 log.info("new feed item: checking %s now", name)
+
+    def _rearm_if_asked(self, name: str) -> None:
+        """At the end of a check: if a feed item asked for this source meanwhile, its job runs again now."""
+        with self._lock:
+            self._running.discard(name)
+            again = name in self._forced and not self._stopping.is_set()
+        if again and self.scheduler.get_job(name) is not None:
+            self.scheduler.modify_job(name, next_run_time=self.checker.clock())
+            log.info("new feed item: checking %s again now", name)
 
     def healthy(self) -> tuple[bool, str]:
         if not self.scheduler.running:
