@@ -90,3 +90,16 @@ def test_it_exits_1_when_every_check_failed(config: Path, server: Loopback) -> N
     result = check(config)
     assert result.exit_code == 1
     assert result.stdout.splitlines()[-1] == "checked 2, not modified 0, unchanged 0, changed 0, errors 2"
+
+
+def test_a_database_that_does_not_answer_exits_2_with_its_password_masked(tmp_path: Path, server: Loopback) -> None:
+    path = tmp_path / "watcher.toml"
+    path.write_text(
+        '[database]\nurl = "postgresql+psycopg://watcher:s3cret@127.0.0.1:1/watcher"\n'
+        f'[[sources]]\nname = "rek-page"\nkind = "page"\nurl = "{server.url("/page.html")}"\n'
+    )
+    result = check(path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: cannot open the database at postgresql+psycopg://watcher:***@127.0.0.1:1/")
+    assert "s3cret" not in result.output
+    assert server.count("/page.html") == 0

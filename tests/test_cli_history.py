@@ -163,3 +163,18 @@ def test_ingest_with_a_broken_config_names_the_key(db_url: str, tmp_path: Path) 
     )
     assert result.exit_code == 2
     assert "risk.kinds.actions_added" in result.output
+
+
+UNREACHABLE = "postgresql+psycopg://watcher:s3cret@127.0.0.1:1/watcher"  # nothing listens on port 1
+
+
+@pytest.mark.parametrize("command", ["changes", "history", "when"])
+def test_a_database_that_does_not_answer_is_one_error_line_with_its_password_masked(command: str) -> None:
+    args = [command, "--database-url", UNREACHABLE] + (["AnyPolicy"] if command == "history" else [])
+    args += ["s3:GetObject"] if command == "when" else []
+    result = _run(*args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        "error: cannot open the database at postgresql+psycopg://watcher:***@127.0.0.1:1/watcher: connection failed"
+    )
+    assert "s3cret" not in result.output

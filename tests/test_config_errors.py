@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.config_helpers import SOURCE, error_of, sources, write
+from watcher.config import load_settings
 
 # -------------------------------------------------------------------------------------- TOML syntax
 
@@ -128,6 +129,32 @@ def test_a_url_that_is_not_http_is_an_error(tmp_path: Path) -> None:
 def test_urls_without_an_http_scheme_and_a_host_are_refused(tmp_path: Path, url: str) -> None:
     path = write(tmp_path, f'[[sources]]\nname = "a"\nurl = "{url}"\nkind = "page"\n')
     assert error_of(path).startswith(f"{path}: sources[0].url: {url!r} is not an http(s) URL; ")
+
+
+USE_A_DATABASE = "use 'sqlite:///data/watcher.db' (a file) or 'postgresql+psycopg://user:password@host:5432/watcher'"
+
+
+@pytest.mark.parametrize(
+    ("url", "what"),
+    [
+        ("mysql://watcher:s3cret@db/watcher", "'mysql' is not supported (SQLite, or PostgreSQL through psycopg 3)"),
+        ("postgresql+psycopg2://watcher:s3cret@db/watcher", "'postgresql+psycopg2' is not supported (SQLite, or "
+         "PostgreSQL through psycopg 3)"),
+        ("watcher:s3cret@db/watcher", "no scheme"),
+    ],
+)  # fmt: skip
+def test_a_database_the_watcher_cannot_use_says_which_to_use_without_repeating_the_url(
+    tmp_path: Path, url: str, what: str
+) -> None:
+    path = write(tmp_path, f'[database]\nurl = "{url}"\n')
+    assert error_of(path) == f"{path}: database.url: {what}; {USE_A_DATABASE}"
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite:///data/w.db", "SQLite:///w.db", "postgresql://h/w", "postgresql+psycopg://h/w"]
+)
+def test_sqlite_and_postgresql_urls_are_accepted(tmp_path: Path, url: str) -> None:
+    assert load_settings(write(tmp_path, f'[database]\nurl = "{url}"\n'), env={}).database.url == url
 
 
 def test_a_duplicate_source_name_names_both_entries(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from watcher.checker import Checker
 from watcher.config import ConfigError, Settings, load_settings
-from watcher.db.engine import make_engine, session_factory
+from watcher.db.engine import make_engine, session_factory, shown_url
 from watcher.db.migrate import at_head, upgrade
 from watcher.fetch import Fetcher
 from watcher.memory import limit_arenas
@@ -76,7 +76,9 @@ def migrate_in_child(url: str) -> None:
     finally:
         engine.dispose()
     env = {**os.environ, "WATCHER_DATABASE_URL": url}  # in the environment, never on a command line
-    subprocess.run([sys.executable, "-m", "watcher", "db", "upgrade"], env=env, check=False, stdout=subprocess.DEVNULL)
+    # Quiet: if it fails, ``runtime`` tries again here and reports the error once.
+    command = [sys.executable, "-m", "watcher", "db", "upgrade"]
+    subprocess.run(command, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @dataclass
@@ -94,7 +96,7 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     try:
         upgrade(engine)
     except OperationalError as exc:
-        click.echo(f"error: cannot open the database at {settings.database.url}: {exc.orig}", err=True)
+        click.echo(f"error: cannot open the database at {shown_url(settings.database.url)}: {exc.orig}", err=True)
         sys.exit(2)
     fetcher = Fetcher(settings.http)
     parsers = ParsePool(settings.service.parse_workers)

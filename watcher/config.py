@@ -79,8 +79,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg")
+
+
 class DatabaseSettings(_Strict):
     url: str = DEFAULT_DATABASE_URL
+
+    @field_validator("url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        scheme, sep, _ = url.partition("://")
+        if not sep or scheme.lower() not in _DATABASE_SCHEMES:
+            # The URL itself is not repeated: it may hold a password.
+            what = f"{scheme!r} is not supported (SQLite, or PostgreSQL through psycopg 3)" if sep else "no scheme"
+            raise ValueError(
+                f"{what}; use 'sqlite:///data/watcher.db' (a file) or "
+                "'postgresql+psycopg://user:password@host:5432/watcher'"
+            )
+        return url
 
 
 class HttpSettings(_Strict):

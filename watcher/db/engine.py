@@ -69,6 +69,14 @@ class _Writers:
             self.lock.release()
 
 
+def shown_url(url: str) -> str:
+    """``url`` as it may be shown in a message: its password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy reads: show nothing of it (it may still hold a password)
+        return "(the configured database URL)"
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``: SQLite in WAL mode with foreign keys on, or PostgreSQL via psycopg 3."""
     parsed = make_url(url)
