@@ -10,6 +10,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -147,6 +148,25 @@ def test_json_logs_are_one_object_a_line_and_a_check_names_source_outcome_status
     assert isinstance(check["ms"], int) and check["ms"] >= 0
     assert [r["message"] for r in records][-2:] == ["stopping: finishing the checks in flight", "stopped"]
     assert not any(secret in line for line in service.seen)
+
+
+def test_a_status_port_in_use_exits_2_saying_which_setting_to_change(
+    tmp_path: Path, db_url: str, server: Loopback
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = _config(tmp_path, db_url, server, ["rekognition"])
+        config.write_text(config.read_text().replace("listen_port = 0", f"listen_port = {port}"))
+        command = [sys.executable, "-m", "watcher", "run", "--config", str(config)]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT)
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"error: cannot serve /healthz and /metrics on 127.0.0.1:{port} (Address already in use); set "
+        "service.listen_port (WATCHER_LISTEN_PORT) to a free port, or 0 to take any\n",
+    )
+    assert server.count("/rekognition.html") == 0
 
 
 def test_sigterm_during_a_retry_backoff_exits_at_once_without_counting_a_failure(

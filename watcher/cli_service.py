@@ -137,7 +137,16 @@ def run(config_path: Path | None, log_format: str | None) -> None:
         rt.checker.sync_all(settings.enabled_sources())
         service.quiesce.on_idle.append(rt.checker.flush)  # quiet checks are written once the checks are done
         service.quiesce.on_idle.append(rt.parsers.idle)  # and the parse workers stop
-        status = StatusServer(settings.service.listen_host, settings.service.listen_port, metrics, service.healthy)
+        host, port = settings.service.listen_host, settings.service.listen_port
+        try:
+            status = StatusServer(host, port, metrics, service.healthy)
+        except OSError as exc:  # the port is taken (another watcher?), or the address is not this machine's
+            click.echo(
+                f"error: cannot serve /healthz and /metrics on {host}:{port} ({exc.strerror or exc}); set "
+                "service.listen_port (WATCHER_LISTEN_PORT) to a free port, or 0 to take any",
+                err=True,
+            )
+            sys.exit(2)
         status.start()
         # A log line, so that ``--log-format json`` gives nothing but JSON lines.
         where = f"http://{settings.service.listen_host}:{status.port}"
