@@ -101,5 +101,5 @@ def test_a_database_that_does_not_answer_exits_2_with_its_password_masked(tmp_pa
     result = check(path)
     assert result.exit_code == 2
     assert result.stderr.startswith("error: cannot open the database at postgresql+psycopg://watcher:***@127.0.0.1:1/")
-    assert "s3cret" not in result.output
+    assert (result.stderr.count("\n"), "s3cret" in result.output) == (1, False)
     assert server.count("/page.html") == 0

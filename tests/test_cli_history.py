@@ -178,3 +178,14 @@ def test_a_database_that_does_not_answer_is_one_error_line_with_its_password_mas
         "error: cannot open the database at postgresql+psycopg://watcher:***@127.0.0.1:1/watcher: connection failed"
     )
     assert "s3cret" not in result.output
+
+
+def test_a_sqlite_file_that_cannot_be_created_is_one_error_line_saying_what_it_needs(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")  # where the database's directory should be
+    url = f"sqlite:///{tmp_path / 'a-file' / 'watcher.db'}"
+    result = _run("changes", "--database-url", url)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"error: cannot open the database at {url}: unable to open database file (the file's directory must exist "
+        "or be one the watcher can create, and be writable)\n",
+    )

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from watcher import queries
-from watcher.db.engine import DEFAULT_URL, make_engine, session_factory, shown_url
+from watcher.db.engine import DEFAULT_URL, cannot_open, make_engine, session_factory, shown_url
 from watcher.db.migrate import current, upgrade
 from watcher.fetch import FetchError, get_once
 from watcher.output import FORMATS, render, to_csv
@@ -54,7 +54,7 @@ def _engine(url: str, *, migrate: bool) -> Engine:
         elif current(engine) is None:
             _fail(f"the database at {shown_url(url)} has no schema yet: run `watcher db upgrade`")
     except OperationalError as exc:
-        _fail(f"cannot open the database at {shown_url(url)}: {exc.orig}")
+        _fail(cannot_open(url, exc))
     return engine
 
 

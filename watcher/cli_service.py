@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from watcher.checker import Checker
 from watcher.config import ConfigError, Settings, load_settings
-from watcher.db.engine import make_engine, session_factory, shown_url
+from watcher.db.engine import cannot_open, make_engine, session_factory
 from watcher.db.migrate import at_head, upgrade
 from watcher.fetch import Fetcher
 from watcher.memory import limit_arenas
@@ -96,7 +96,7 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
     try:
         upgrade(engine)
     except OperationalError as exc:
-        click.echo(f"error: cannot open the database at {shown_url(settings.database.url)}: {exc.orig}", err=True)
+        click.echo(f"error: {cannot_open(settings.database.url, exc)}", err=True)
         sys.exit(2)
     fetcher = Fetcher(settings.http)
     parsers = ParsePool(settings.service.parse_workers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///data/watcher.db"
@@ -77,12 +78,22 @@ def shown_url(url: str) -> str:
         return "(the configured database URL)"
 
 
+def cannot_open(url: str, exc: OperationalError) -> str:
+    """The one line that says why the database at ``url`` did not open (its password masked)."""
+    why = " ".join(str(exc.orig).split())  # one line: psycopg adds a hint on a line of its own
+    if make_url(url).get_backend_name() == "sqlite":
+        why += " (the file's directory must exist or be one the watcher can create, and be writable)"
+    return f"cannot open the database at {shown_url(url)}: {why}"
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``: SQLite in WAL mode with foreign keys on, or PostgreSQL via psycopg 3."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            # If this fails, SQLite cannot open the file either, and that is the error reported (``cannot_open``).
+            with contextlib.suppress(OSError):
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url)
         writers = _Writers()
         event.listen(engine, "connect", _sqlite_pragmas)
