@@ -6,6 +6,7 @@ APScheduler runs paused here (jobs planned, nothing executed) and time is inject
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 import requests
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import generate_latest
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from watcher.config import Settings, SourceSettings
@@ -166,6 +168,46 @@ def test_a_crashing_check_is_logged_and_counted_not_raised(
     service = _service(sessions, Broken({}), paused)
     assert service.run_source("rek-page").outcome == "error"
     assert "check of rek-page failed unexpectedly" in caplog.text
+
+
+DOWN = OperationalError("SELECT 1", {}, Exception("connection refused\n\tIs the server running?"))
+
+
+def test_a_database_outage_is_one_warning_and_its_end_one_line_whatever_the_jobs_meet_meanwhile(
+    sessions: sessionmaker[Session], paused: BackgroundScheduler, caplog: pytest.LogCaptureFixture
+) -> None:
+    class DatabaseDown(FakeChecker):
+        down = True
+
+        def check(self, config: SourceSettings, *, force: bool = False, dry_run: bool = False) -> CheckOutcome:
+            if self.down:
+                raise DOWN
+            return super().check(config, force=force, dry_run=dry_run)
+
+    class DeliveriesDown:
+        def run_once(self) -> list[object]:
+            raise DOWN
+
+    checker = DatabaseDown({})
+    service = Service(_settings(), sessions, checker, Metrics(), paused, deliverer=DeliveriesDown())  # type: ignore[arg-type]
+    with caplog.at_level(logging.DEBUG, logger="watcher"):
+        outcomes = [service.run_source("rek-page"), service.run_source("s3-page")]
+        service.deliver()
+        checker.down = False
+        service.run_source("rek-page")
+        service.run_source("rek-page")
+    assert [(o.outcome, o.error) for o in outcomes] == [
+        ("error", "database unavailable: connection refused Is the server running?")
+    ] * 2
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO][:2] == [
+        (
+            "WARNING",
+            "database unavailable (connection refused Is the server running?): the check of rek-page and the jobs "
+            "after it wait until it answers",
+        ),
+        ("INFO", "database available again (3 job(s) met it down)"),
+    ]
+    assert not any(r.exc_info for r in caplog.records)
 
 
 def test_healthz_answers_200_while_the_scheduler_runs_and_the_database_answers(

@@ -37,6 +37,7 @@ from watcher.db.models import Event, Source
 from watcher.diff import Change
 from watcher.fetch import Fetcher, FetchResult
 from watcher.health import Health, after_failure, after_success
+from watcher.outage import is_unavailable
 from watcher.outcome import CheckOutcome
 from watcher.parse_pool import parse_here
 from watcher.references import Found, derived_name, read_references
@@ -255,7 +256,9 @@ class Checker:
         """A derived source's check; an unexpected error is its own, never the page's or its siblings'."""
         try:
             return self._check(config, force, dry_run, follow=False)[0]
-        except Exception:
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise  # the database is down: the service tells that once (``watcher.outage``)
             log.exception("check of %s failed unexpectedly", config.name)
             return CheckOutcome(config.name, "error", error="internal error (see log)")
 

@@ -28,6 +28,7 @@ from watcher.config import Settings, SourceSettings
 from watcher.db.models import Delivery, Source
 from watcher.memory import Quiesce
 from watcher.observe import Metrics, log_check
+from watcher.outage import Outage, is_unavailable, reason
 from watcher.outbox import Deliverer
 from watcher.outcome import CheckOutcome
 
@@ -89,6 +90,8 @@ class Service:
         """Returns freed memory to the system whenever the last check in flight ends."""
         self._stopping = threading.Event()
         self._lock = threading.Lock()
+        self.outage = Outage()
+        """The database stopping and starting to answer, told once each."""
 
     def last_checked(self) -> dict[str, dt.datetime | None]:
         with self.sessions() as session:
@@ -152,8 +155,13 @@ class Service:
                 depth = {status: count for status, count in rows}
             for status in ("pending", "sending", "retrying", "dead"):
                 self.metrics.outbox.labels(status).set(depth.get(status, 0))
-        except Exception:
-            log.exception("the deliverer failed unexpectedly; it runs again at its next interval")
+        except Exception as exc:
+            if not is_unavailable(exc):
+                log.exception("the deliverer failed unexpectedly; it runs again at its next interval")
+            else:
+                self.outage.failed("delivery", exc)
+            return handled
+        self.outage.answered()
         return handled
 
     def reconcile(self) -> int:
@@ -162,9 +170,13 @@ class Service:
 
         try:
             found = run_reconciliation(self.sessions, self.settings, self.checker.clock())
-        except Exception:
-            log.exception("reconciliation failed unexpectedly; it runs again at its next interval")
+        except Exception as exc:
+            if not is_unavailable(exc):
+                log.exception("reconciliation failed unexpectedly; it runs again at its next interval")
+            else:
+                self.outage.failed("reconciliation", exc)
             return 0
+        self.outage.answered()
         if found:
             log.info("reconciliation: %d new finding(s) (undocumented change, documentation mismatch)", len(found))
         return len(found)
@@ -187,12 +199,16 @@ class Service:
                 outcome = self.checker.check(config, force=force)
                 if any(one.outcome not in ("not_modified", "skipped") for one in outcome.checks()):
                     self.quiesce.heavy()
-        except Exception:
-            log.exception("check of %s failed unexpectedly", name)
+        except Exception as exc:
             self.metrics.record(name, "error", [], self.checker.clock())
+            if is_unavailable(exc):
+                self.outage.failed(f"the check of {name}", exc)
+                return CheckOutcome(name, "error", error=f"database unavailable: {reason(exc)}")
+            log.exception("check of %s failed unexpectedly", name)
             return CheckOutcome(name, "error", error="internal error (see log)")
         finally:
             self._rearm_if_asked(name)
+        self.outage.answered()
         for one in outcome.checks():
             log_check(one.source, one.outcome, one.status, one.ms, one.bytes, one.error)
             self.metrics.record(one.source, one.outcome, one.events, self.checker.clock(), one.warnings)
