@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -12,6 +14,9 @@ from sqlalchemy.exc import OperationalError
 
 from watcher.db import engine as engine_module
 from watcher.db.engine import make_engine, session_factory
+from watcher.health import Health
+from watcher.store.quiet import QuietBatch
+from watcher.store.sources import CheckRecord
 
 WAIT = 30.0
 
@@ -95,3 +100,17 @@ def test_a_database_locked_by_another_process_fails_as_sqlalchemys_operational_e
 
     threading.Thread(target=write, daemon=True).start()
     assert written.wait(WAIT)
+
+
+def test_quiet_checks_that_meet_the_database_down_are_one_warning_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "watcher.db").mkdir()  # a directory where the database file should be: SQLite cannot open it
+    batch = QuietBatch(session_factory(make_engine(f"sqlite:///{tmp_path / 'watcher.db'}")))
+    now = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+    batch.add(1, CheckRecord("not_modified", now, 3, 304, 0), Health(0, False, None), "test", None)
+    with caplog.at_level(logging.WARNING, logger="watcher"):
+        assert batch.flush() == 0
+    assert [(r.levelname, r.getMessage(), r.exc_info) for r in caplog.records] == [
+        ("WARNING", "1 quiet check rows could not be written: database unavailable", None)
+    ]

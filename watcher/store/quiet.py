@@ -16,6 +16,7 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from watcher.health import Health
+from watcher.outage import is_unavailable
 from watcher.store.checks import Validators, quiet_params, record_quiet_checks, transaction
 from watcher.store.sources import CheckRecord
 
@@ -52,8 +53,11 @@ class QuietBatch:
         try:
             with transaction(self.sessions) as conn:
                 record_quiet_checks(conn, params)
-        except Exception:
-            log.exception("%d quiet check rows could not be written", len(params))
+        except Exception as exc:
+            if is_unavailable(exc):  # the service tells of the outage itself: one line here, no traceback
+                log.warning("%d quiet check rows could not be written: database unavailable", len(params))
+            else:
+                log.exception("%d quiet check rows could not be written", len(params))
             return 0
         self.written += len(params)
         return len(params)
