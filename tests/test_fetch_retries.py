@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.fetch_helpers import BASE, PAGE, FakeTime, FullJitter, Make, _page
+from tests.fetch_helpers import BASE, PAGE, FakeTime, FullJitter, Make, NoJitter, _page
 from tests.fetch_helpers import _loopback_is_never_proxied as _loopback_is_never_proxied
 from tests.fetch_helpers import fake as fake
 from tests.fetch_helpers import make as make
@@ -118,6 +118,36 @@ def test_a_refused_connection_fails_without_an_http_status(make: Make) -> None:
     assert result.error is not None
     assert result.error.startswith("connection failed: ConnectionRefusedError")
     assert (result.status, result.attempts) == (None, 1)
+
+
+class Ticking(FakeTime):
+    """A clock that moves 50 s each time it is read: every chunk of a body seems to take that long to arrive."""
+
+    def clock(self) -> float:
+        self.now += 50.0
+        return self.now
+
+
+def test_a_body_that_takes_longer_than_body_timeout_is_an_error_retried_like_a_read_timeout(
+    server: Loopback,
+) -> None:
+    body = b"<html>" + b"x" * (300 * 1024) + b"</html>"  # five chunks of 64 KB: 250 s by the ticking clock
+    server.script("/slow.html", Reply(200, body), Reply(200, body))
+    ticking = Ticking()
+    settings = HttpSettings.model_validate({**BASE, "retries": 1, "body_timeout": 120.0})
+    with Fetcher(settings, clock=ticking.clock, sleep=ticking.sleep, rng=NoJitter()) as fetcher:
+        result = fetcher.get(server.url("/slow.html"))
+    assert (result.ok, result.body, result.error) == (False, None, "body not read within 120 s (after 2 attempts)")
+    assert (server.count("/slow.html"), ticking.sleeps) == (2, [1.0])
+
+
+def test_a_body_read_within_body_timeout_is_fetched(server: Loopback) -> None:
+    body = b"<html>" + b"x" * (300 * 1024) + b"</html>"
+    server.script("/slow.html", Reply(200, body))
+    ticking = Ticking()
+    settings = HttpSettings.model_validate({**BASE, "body_timeout": 600.0})
+    with Fetcher(settings, clock=ticking.clock, sleep=ticking.sleep, rng=NoJitter()) as fetcher:
+        assert fetcher.get(server.url("/slow.html")).body == body
 
 
 def test_a_server_that_never_answers_is_a_read_timeout(server: Loopback, make: Make) -> None:

@@ -106,6 +106,9 @@ class HttpSettings(_Strict):
     """Defaults to ``policy-watcher/<version> (+project URL)``."""
     connect_timeout: float = Field(5.0, gt=0)
     read_timeout: float = Field(20.0, gt=0)
+    body_timeout: float = Field(120.0, gt=0)
+    """Most seconds to read one answer's body: a server that sends a little now and then, each time within
+    ``read_timeout``, cannot hold a check (and its lease, and a shutdown) for longer."""
     max_bytes: int = Field(10 * 1024 * 1024, gt=0)
     retries: int = Field(3, ge=0, le=10)
     """Extra attempts after the first, on connection errors, timeouts, 429 and 5xx."""

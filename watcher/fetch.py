@@ -268,10 +268,13 @@ class Fetcher:
             raise _Failure(f"larger than {cap} bytes (Content-Length {declared})", url, status=200)
         chunks: list[bytes] = []
         size = 0
+        deadline = self._clock() + self.settings.body_timeout
         for chunk in response.iter_content(_CHUNK):
             size += len(chunk)
             if size > cap:
                 raise _Failure(f"larger than {cap} bytes", url, status=200)
+            if self._clock() > deadline:  # retried, as a read timeout is
+                raise _Failure(f"body not read within {self.settings.body_timeout:g} s", url, retry=True, status=200)
             chunks.append(chunk)
         encoded = response.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
         if declared is not None and not encoded and size < declared:
