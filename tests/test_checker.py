@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -303,3 +304,32 @@ def test_a_failed_fetch_is_an_error_with_no_snapshot_and_no_alert_and_the_next_g
     assert failed.error is not None and failed.error.startswith(error), failed.error
     assert [(r.outcome, r.events) for r in (results[0], results[2])] == [("baseline", ["baseline"]), ("unchanged", [])]
     assert (count(sessions, Snapshot), count(sessions, Event)) == (1, 1)
+
+
+def test_a_page_whose_guide_feed_no_source_watches_says_so_once_naming_the_feed(
+    checker: tuple[Checker, Clock, SourceSettings], server: Loopback, caplog: pytest.LogCaptureFixture
+) -> None:
+    check, clock, source = checker
+    server.script("/page.html", Reply(200, V1), Reply(200, V2))
+    with caplog.at_level(logging.INFO, logger="watcher.checker"):
+        check.check(source)
+        clock.advance(1)
+        assert check.check(source).outcome == "changed"
+    feed = server.url("/rekognition-document-history.rss")  # page-v1's <meta name="rss">, resolved
+    assert [r.getMessage() for r in caplog.records if "guide announces" in r.getMessage()] == [
+        f"rekognition: its guide announces changes in {feed}, which no source watches; add it to the config as a "
+        '[[sources]] entry with kind = "feed" to have the guide\'s pages checked as soon as it changes'
+    ]
+
+
+def test_a_page_whose_guide_feed_is_watched_says_nothing_of_it(
+    server: Loopback, sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = {"name": "history", "url": server.url("/rekognition-document-history.rss"), "kind": "feed"}
+    settings = Settings.model_validate(
+        {**_settings(server).model_dump(), "sources": [*_settings(server).model_dump()["sources"], feed]}
+    )
+    server.script("/page.html", Reply(200, V1))
+    with Fetcher(settings.http) as fetcher, caplog.at_level(logging.INFO, logger="watcher.checker"):
+        Checker(settings, sessions, fetcher, owner="test", clock=Clock()).check(settings.sources[0])
+    assert not [r for r in caplog.records if "guide announces" in r.getMessage()]

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from watcher.config import Settings, SourceSettings
 from watcher.db.models import Event, Source
 from watcher.diff import Change
+from watcher.feed_hints import FeedHints
 from watcher.fetch import Fetcher, FetchResult
 from watcher.health import Health, after_failure, after_success
 from watcher.outage import is_unavailable
@@ -107,6 +108,7 @@ class Checker:
         self._ingests = threading.BoundedSemaphore(2)
         self._configured = frozenset(s.name for s in settings.sources)
         """Configured sources are never treated as derived ones, whatever their name."""
+        self._feeds = FeedHints(settings.sources)
         self._known = LinkMemory()
         """Whose reference links were read in this process (from a body fetched or stored), who has no derived
         source to check."""
@@ -325,6 +327,8 @@ class Checker:
                 after_write=after_write, dry_run=dry_run, risk=self.settings.risk, parsed=parsed,
             )  # fmt: skip
         warnings = () if ingested.outcome == "unchanged" else tuple(w.code for w in parsed.warnings)
+        if hint := self._feeds.hint(config, parsed, ingested.outcome):
+            log.info(hint)
         outcome = CheckOutcome(
             config.name, ingested.outcome, result.status, result.elapsed_ms, len(result.body),
             ingested.events, ingested.error, warnings,
