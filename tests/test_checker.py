@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select, update
@@ -14,9 +16,10 @@ from tests.conftest import REKOGNITION
 from tests.history_helpers import count
 from tests.loopback import Close, Hang, Loopback, Reply, Step, loopback
 from watcher.checker import Checker
-from watcher.config import Settings, SourceSettings
+from watcher.config import HttpSettings, Settings, SourceSettings
 from watcher.db.models import Check, Event, Snapshot, Source
 from watcher.fetch import Fetcher
+from watcher.store.checks import lease_ttl
 
 V1 = (REKOGNITION / "page-v1.html").read_bytes()
 V2 = (REKOGNITION / "page-v2.html").read_bytes()
@@ -333,3 +336,31 @@ def test_a_page_whose_guide_feed_is_watched_says_nothing_of_it(
     with Fetcher(settings.http) as fetcher, caplog.at_level(logging.INFO, logger="watcher.checker"):
         Checker(settings, sessions, fetcher, owner="test", clock=Clock()).check(settings.sources[0])
     assert not [r for r in caplog.records if "guide announces" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("http", "minutes"),
+    [
+        ({}, 26.0),  # the defaults: 4 attempts of 6 hops x 25 s + a 120 s body, 3 waits of 60 s, then 5 minutes
+        ({"retries": 0, "max_redirects": 0, "read_timeout": 10, "body_timeout": 30}, 15.0),  # never under 15
+        ({"retries": 10, "backoff_max": 600}, 11 * 270 / 60 + 10 * 10 + 5),
+    ],
+)
+def test_the_lease_outlasts_the_longest_fetch_the_http_settings_allow(http: dict[str, float], minutes: float) -> None:
+    assert lease_ttl(HttpSettings.model_validate(http)) == dt.timedelta(minutes=minutes)
+
+
+def test_a_check_holds_its_lease_for_the_lease_ttl_of_its_settings(
+    checker: tuple[Checker, Clock, SourceSettings], server: Loopback, sessions: sessionmaker[Session]
+) -> None:
+    check, clock, source = checker
+    gate = threading.Event()
+    server.script("/page.html", Reply(200, V1, gate=gate))
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(check.check, source)
+        assert server.wait_in_flight(1)  # the fetch is waiting for its answer: the lease is held
+        with sessions() as session:
+            lease = session.scalars(select(Source.lease_until)).one()
+        gate.set()
+        assert running.result().outcome == "baseline"
+    assert lease == clock.now + lease_ttl(check.settings.http)

@@ -46,6 +46,7 @@ from watcher.store.checks import (
     Claimed,
     Config,
     claim_synced,
+    lease_ttl,
     record_quiet_check,
     release_claim,
     transaction,
@@ -69,7 +70,6 @@ if TYPE_CHECKING:
     from watcher.model import Parsed
     from watcher.pipeline import IngestResult
 
-LEASE_TTL = dt.timedelta(minutes=15)
 log = logging.getLogger("watcher.checker")
 
 
@@ -109,6 +109,7 @@ class Checker:
         self._configured = frozenset(s.name for s in settings.sources)
         """Configured sources are never treated as derived ones, whatever their name."""
         self._feeds = FeedHints(settings.sources)
+        self._lease_ttl = lease_ttl(settings.http)
         self._known = LinkMemory()
         """Whose reference links were read in this process (from a body fetched or stored), who has no derived
         source to check."""
@@ -124,8 +125,8 @@ class Checker:
         synced = Config(config.name, config.kind, config.url, config.service, config.guide)
         with transaction(self.sessions) as conn:
             claimed = claim_synced(
-                conn, synced, self.owner, now, LEASE_TTL, fresh_for, probe_links=probe is not None and probe.links,
-                probe_derived=probe is not None and probe.derived,
+                conn, synced, self.owner, now, self._lease_ttl, fresh_for,
+                probe_links=probe is not None and probe.links, probe_derived=probe is not None and probe.derived,
             )  # fmt: skip
         if claimed is not None:
             return claimed
@@ -135,7 +136,7 @@ class Checker:
                 guide=config.guide, now=now,
             )  # fmt: skip
             session.flush()
-            if not take_lease(session, source.id, self.owner, now, LEASE_TTL, fresh_for):
+            if not take_lease(session, source.id, self.owner, now, self._lease_ttl, fresh_for):
                 return None
             health = Health(source.consecutive_failures, source.failing, source.failing_since)
             return Claimed(source.id, source.etag, source.last_modified, source.last_body_sha256, health)

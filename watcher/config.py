@@ -127,6 +127,12 @@ class HttpSettings(_Strict):
     max_reference_pages: int = Field(50, ge=1, le=1000)
     """Most reference pages checked per page per check; the ones checked longest ago go first."""
 
+    def longest_fetch(self) -> float:
+        """Seconds one fetch may take at most once it has its slot: every attempt timing out at each redirect hop
+        and on its body, with the longest wait between attempts."""
+        attempt = (self.max_redirects + 1) * (self.connect_timeout + self.read_timeout) + self.body_timeout
+        return (self.retries + 1) * attempt + self.retries * self.backoff_max
+
 
 class Defaults(_Strict):
     interval: Duration = Field(3600, ge=10)

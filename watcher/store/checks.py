@@ -12,6 +12,7 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     ColumnElement,
@@ -36,6 +37,19 @@ from watcher.db.models import Base
 from watcher.health import Health
 from watcher.model import PolicyStatus
 from watcher.store.sources import PARSER_VERSION, CheckRecord
+
+if TYPE_CHECKING:
+    from watcher.config import HttpSettings
+
+LEASE_TTL = dt.timedelta(minutes=15)
+"""The shortest lease a check takes on its source (``lease_ttl``)."""
+
+
+def lease_ttl(http: HttpSettings) -> dt.timedelta:
+    """How long a check holds its source's lease: its longest fetch and 5 minutes more (waiting for a slot,
+    writing), never less than ``LEASE_TTL``, so that no replica takes a source whose check is still going."""
+    return max(LEASE_TTL, dt.timedelta(seconds=http.longest_fetch(), minutes=5))
+
 
 SOURCES: Table = Base.metadata.tables["sources"]
 CHECKS: Table = Base.metadata.tables["checks"]
