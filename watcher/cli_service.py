@@ -149,8 +149,7 @@ def run(config_path: Path | None, log_format: str | None) -> None:
             sys.exit(2)
         status.start()
         # A log line, so that ``--log-format json`` gives nothing but JSON lines.
-        where = f"http://{settings.service.listen_host}:{status.port}"
-        logging.getLogger("watcher").info("status on %s/healthz and /metrics", where)
+        logging.getLogger("watcher").info("status on http://%s:%s/healthz and /metrics", host, status.port)
         try:
             service.run_forever()
         finally:

@@ -33,11 +33,6 @@ class Outage:
         self._failed = 0
         """Jobs that met the database down since it last answered (0: it is up)."""
 
-    @property
-    def down(self) -> bool:
-        with self._lock:
-            return self._failed > 0
-
     def failed(self, job: str, exc: BaseException) -> None:
         with self._lock:
             self._failed += 1

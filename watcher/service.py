@@ -156,10 +156,7 @@ class Service:
             for status in ("pending", "sending", "retrying", "dead"):
                 self.metrics.outbox.labels(status).set(depth.get(status, 0))
         except Exception as exc:
-            if not is_unavailable(exc):
-                log.exception("the deliverer failed unexpectedly; it runs again at its next interval")
-            else:
-                self.outage.failed("delivery", exc)
+            self._job_failed("the deliverer", exc)
             return handled
         self.outage.answered()
         return handled
@@ -171,10 +168,7 @@ class Service:
         try:
             found = run_reconciliation(self.sessions, self.settings, self.checker.clock())
         except Exception as exc:
-            if not is_unavailable(exc):
-                log.exception("reconciliation failed unexpectedly; it runs again at its next interval")
-            else:
-                self.outage.failed("reconciliation", exc)
+            self._job_failed("reconciliation", exc)
             return 0
         self.outage.answered()
         if found:
@@ -201,11 +195,9 @@ class Service:
                     self.quiesce.heavy()
         except Exception as exc:
             self.metrics.record(name, "error", [], self.checker.clock())
-            if is_unavailable(exc):
-                self.outage.failed(f"the check of {name}", exc)
-                return CheckOutcome(name, "error", error=f"database unavailable: {reason(exc)}")
-            log.exception("check of %s failed unexpectedly", name)
-            return CheckOutcome(name, "error", error="internal error (see log)")
+            self._job_failed(f"the check of {name}", exc)
+            why = f"database unavailable: {reason(exc)}" if is_unavailable(exc) else "internal error (see log)"
+            return CheckOutcome(name, "error", error=why)
         finally:
             self._rearm_if_asked(name)
         self.outage.answered()
@@ -215,6 +207,14 @@ class Service:
         if "feed_item_added" in outcome.events:
             self.trigger(pages_of_guide(self.sources.values(), config))
         return outcome
+
+    def _job_failed(self, job: str, exc: Exception) -> None:
+        """An exception out of a job: the database's outage is told once (``Outage``), anything else is logged with
+        its traceback. The job runs again at its next time either way."""
+        if is_unavailable(exc):
+            self.outage.failed(job, exc)
+        else:
+            log.exception("%s failed unexpectedly; it runs again at its next interval", job)
 
     def trigger(self, names: Iterable[str]) -> None:
         """Check these sources now, ignoring freshness. One being checked is checked again once that check ends:
