@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from watcher.outage import reason
+
 DEFAULT_URL = "sqlite:///data/watcher.db"
 BUSY_TIMEOUT = 30.0
 """Seconds a transaction waits for another to end before it fails."""
@@ -80,7 +82,7 @@ def shown_url(url: str) -> str:
 
 def cannot_open(url: str, exc: OperationalError) -> str:
     """The one line that says why the database at ``url`` did not open (its password masked)."""
-    why = " ".join(str(exc.orig).split())  # one line: psycopg adds a hint on a line of its own
+    why = reason(exc)  # one line: psycopg adds a hint on a line of its own
     if make_url(url).get_backend_name() == "sqlite":
         why += " (the file's directory must exist or be one the watcher can create, and be writable)"
     return f"cannot open the database at {shown_url(url)}: {why}"

@@ -16,7 +16,7 @@ UPDATES_HEADING = re.compile(r"updates\s+to\s+(?:aws\s+)?managed\s+polic", re.IG
 
 def _rows(table: Tag) -> list[Tag]:
     """Rows of this table, not of tables nested in its cells: a walk that does not enter nested tables (``find_all``
-    and ``find_parent`` for each row took 4x as long)."""
+    and ``find_parent`` for each row took 3x as long)."""
     rows: list[Tag] = []
     _collect_rows(table, rows)
     return rows
